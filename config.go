@@ -1,0 +1,364 @@
+package axes
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Param is one lockout parameter: a property of the client that failures are
+// counted by.
+type Param string
+
+// The lockout parameters, named as in django-axes.
+const (
+	ParamIPAddress Param = "ip_address"
+	ParamUsername  Param = "username"
+	ParamUserAgent Param = "user_agent"
+)
+
+// Group is a combination of lockout parameters that are counted together:
+// [ParamUsername, ParamIPAddress] counts failures per (username, IP) pair.
+type Group []Param
+
+// String returns the group as the parameters joined by "+".
+func (g Group) String() string {
+	parts := make([]string, len(g))
+	for i, p := range g {
+		parts[i] = string(p)
+	}
+	return strings.Join(parts, "+")
+}
+
+func (g Group) has(p Param) bool { return slices.Contains(g, p) }
+
+// Default values, equal to django-axes 8.
+const (
+	DefaultFailureLimit                 = 3
+	DefaultHTTPResponseCode             = 429
+	DefaultIPv6Prefix                   = 64
+	DefaultUsernameFormField            = "username"
+	DefaultAccessFailureLogPerUserLimit = 1000
+	DefaultForwardedHeader              = "X-Forwarded-For"
+	DefaultCoolOffMessage               = "Account locked: too many login attempts. Please try again later."
+	DefaultPermalockMessage             = "Account locked: too many login attempts. Contact an admin to unlock your account."
+	// MaxFieldLength is the length in bytes that usernames, user agents and
+	// paths are cut to (at a rune boundary) before they are keyed or stored.
+	MaxFieldLength = 255
+)
+
+// Config is the lockout policy. The zero value of every field means the
+// django-axes 8 default, so Config{} is a working configuration: three
+// failures per IP address lock it until reset. Fields whose django-axes
+// default is true are inverted here (Disabled, RecordOnly, FixedCoolOff), so
+// that a zero value can never switch protection off by accident.
+//
+// The Func fields take precedence over their plain counterparts; they cannot
+// be set from a file or the environment. A Guard copies the Config when it is
+// created: later changes have no effect on it.
+type Config struct {
+	// Disabled turns the guard into a no-op that admits everything and
+	// records nothing (AXES_ENABLED=False). Default false.
+	Disabled bool
+
+	// FailureLimit is the number of failures that locks a bucket
+	// (AXES_FAILURE_LIMIT). Default 3. With Tiers it is ignored: the
+	// smallest tier's Failures is the limit.
+	FailureLimit int
+	// FailureLimitFunc, if set, returns the limit for an identity.
+	FailureLimitFunc func(Identity) int
+
+	// CoolOff is how long a bucket stays locked after its last failure
+	// (AXES_COOLOFF_TIME). Zero, the default, locks until reset.
+	CoolOff time.Duration
+	// CoolOffFunc, if set, returns the cool-off for an identity.
+	CoolOffFunc func(Identity) time.Duration
+
+	// FailureWindow is how long after its last failure a bucket's count is
+	// forgotten (never before its lock ends). Default: the cool-off; with
+	// Tiers, the longest tier cool-off; never when any lock is permanent.
+	FailureWindow time.Duration
+
+	// Tiers turns on progressive lockout (AXES_LOCKOUT_TIERS): a bucket
+	// locked with at least Tiers[i].Failures failures stays locked for
+	// Tiers[i].CoolOff. The count outlives a lock, so a client that keeps
+	// failing reaches the longer tiers. CoolOff is ignored when Tiers is set.
+	Tiers []Tier
+
+	// LockoutParameters lists the groups that failures are counted by
+	// (AXES_LOCKOUT_PARAMETERS). A client is locked when any group is (OR);
+	// the parameters within a group are combined (AND). Default
+	// [[ip_address]]. A group that includes username is skipped for an
+	// attempt without a username.
+	LockoutParameters []Group
+	// LockoutParametersFunc, if set, returns the groups for an identity.
+	LockoutParametersFunc func(Identity) []Group
+
+	// RecordOnly counts failures but never locks anyone
+	// (AXES_LOCK_OUT_AT_FAILURE=False). The deny list still applies.
+	RecordOnly bool
+	// ResetOnSuccess makes a successful login clear the failures of the
+	// user's own buckets (AXES_RESET_ON_SUCCESS). Buckets without the
+	// username (IP only) lose only the failures this username caused there.
+	ResetOnSuccess bool
+	// FixedCoolOff refuses attempts made while locked without counting them,
+	// so a lock ends a fixed cool-off after the failure that caused it
+	// (AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT=False). Default false:
+	// attempts during a lockout count and extend it.
+	FixedCoolOff bool
+
+	// IPAllowlist lists addresses and prefixes (AXES_IP_WHITELIST). It has
+	// an effect only with NeverLockoutAllowlist or OnlyAllowlist.
+	IPAllowlist []netip.Prefix
+	// IPDenylist lists addresses and prefixes that are always refused,
+	// without counting (AXES_IP_BLACKLIST). It wins over the allow list.
+	IPDenylist []netip.Prefix
+	// NeverLockoutAllowlist makes IPAllowlist addresses never locked and
+	// never counted (AXES_NEVER_LOCKOUT_WHITELIST).
+	NeverLockoutAllowlist bool
+	// OnlyAllowlist refuses every address not in IPAllowlist
+	// (AXES_ONLY_WHITELIST).
+	OnlyAllowlist bool
+	// NeverLockoutGET never locks or counts GET requests
+	// (AXES_NEVER_LOCKOUT_GET).
+	NeverLockoutGET bool
+	// AllowlistFunc, if set, returns true for identities that are never
+	// locked and never counted (AXES_WHITELIST_CALLABLE).
+	AllowlistFunc func(Identity) bool
+
+	// UsernameFormField is the form or JSON field the username is read from
+	// (AXES_USERNAME_FORM_FIELD). Default "username".
+	UsernameFormField string
+	// NormalizeUsername maps a submitted username to the one that is keyed
+	// and stored. Default: trim white space and fold case. It runs before
+	// the username is cut to MaxFieldLength bytes.
+	NormalizeUsername func(string) string
+
+	// IPv6Prefix is the prefix length IPv6 clients are grouped by, since one
+	// client usually holds a whole /64. 128 turns grouping off. Default 64.
+	IPv6Prefix int
+	// TrustedProxies lists the proxies whose forwarding header is believed
+	// (AXES_IPWARE_PROXY_TRUSTED_IPS). Default none: the client IP is the
+	// TCP peer.
+	TrustedProxies []netip.Prefix
+	// ProxyCount is the number of proxies in front of the application
+	// (AXES_IPWARE_PROXY_COUNT): the client is that many hops from the right
+	// of the forwarding header. Default 0 (no header is read).
+	ProxyCount int
+	// ForwardedHeader is the header read when TrustedProxies or ProxyCount is
+	// set. Default X-Forwarded-For.
+	ForwardedHeader string
+
+	// HTTPResponseCode is the status of a lockout response
+	// (AXES_HTTP_RESPONSE_CODE). Default 429.
+	HTTPResponseCode int
+	// LockoutURL, if set, redirects locked-out clients there with
+	// ?username= (AXES_LOCKOUT_URL).
+	LockoutURL string
+	// LockoutTemplate, if set, is the path of an html/template file rendered
+	// as the lockout page (AXES_LOCKOUT_TEMPLATE). It wins over LockoutURL.
+	LockoutTemplate string
+	// CoolOffMessage is the lockout text when locks expire
+	// (AXES_COOLOFF_MESSAGE).
+	CoolOffMessage string
+	// PermalockMessage is the lockout text when locks last until reset
+	// (AXES_PERMALOCK_MESSAGE).
+	PermalockMessage string
+	// AllowedCORSOrigins, if set, is sent as Access-Control-Allow-Origin on
+	// JSON lockout responses (AXES_ALLOWED_CORS_ORIGINS). Default: no CORS
+	// headers (django-axes sends "*").
+	AllowedCORSOrigins string
+
+	// DisableAccessLog stops recording successful logins and logouts
+	// (AXES_DISABLE_ACCESS_LOG).
+	DisableAccessLog bool
+	// EnableAccessFailureLog records every failed attempt in the audit log
+	// (AXES_ENABLE_ACCESS_FAILURE_LOG).
+	EnableAccessFailureLog bool
+	// AccessFailureLogPerUserLimit caps the failure entries kept per
+	// username; the oldest go first (AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT).
+	// Default 1000.
+	AccessFailureLogPerUserLimit int
+
+	// SilencedChecks lists check codes (such as "axes.W006") that
+	// [Config.Check] leaves out.
+	SilencedChecks []string
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.FailureLimit == 0 {
+		c.FailureLimit = DefaultFailureLimit
+	}
+	if len(c.LockoutParameters) == 0 {
+		c.LockoutParameters = []Group{{ParamIPAddress}}
+	}
+	if c.UsernameFormField == "" {
+		c.UsernameFormField = DefaultUsernameFormField
+	}
+	if c.NormalizeUsername == nil {
+		c.NormalizeUsername = FoldUsername
+	}
+	if c.IPv6Prefix == 0 {
+		c.IPv6Prefix = DefaultIPv6Prefix
+	}
+	if c.ForwardedHeader == "" {
+		c.ForwardedHeader = DefaultForwardedHeader
+	}
+	if c.HTTPResponseCode == 0 {
+		c.HTTPResponseCode = DefaultHTTPResponseCode
+	}
+	if c.CoolOffMessage == "" {
+		c.CoolOffMessage = DefaultCoolOffMessage
+	}
+	if c.PermalockMessage == "" {
+		c.PermalockMessage = DefaultPermalockMessage
+	}
+	if c.AccessFailureLogPerUserLimit == 0 {
+		c.AccessFailureLogPerUserLimit = DefaultAccessFailureLogPerUserLimit
+	}
+	if len(c.Tiers) > 0 {
+		c.Tiers = slices.Clone(c.Tiers)
+		slices.SortStableFunc(c.Tiers, func(a, b Tier) int { return a.Failures - b.Failures })
+	}
+	return c
+}
+
+// Effective returns the configuration with every default filled in, as the
+// guard uses it.
+func (c Config) Effective() Config { return c.withDefaults() }
+
+// HasCoolOff reports whether locks expire: a cool-off, a cool-off function
+// or tiers are configured. It chooses between the cool-off and the
+// permanent-lock message.
+func (c Config) HasCoolOff() bool {
+	return c.CoolOff > 0 || c.CoolOffFunc != nil || len(c.Tiers) > 0
+}
+
+// ConfigError is one problem with a configuration.
+type ConfigError struct {
+	Field   string // the Config field
+	Env     string // its environment variable, if it has one
+	Problem string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Env != "" {
+		return fmt.Sprintf("axes: %s (%s): %s", e.Field, e.Env, e.Problem)
+	}
+	return fmt.Sprintf("axes: %s: %s", e.Field, e.Problem)
+}
+
+// Validate reports every problem with c at once, as errors joined with
+// [errors.Join]; each is a *[ConfigError]. It returns nil for a usable
+// configuration.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, env, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Env: env, Problem: fmt.Sprintf(format, args...)})
+	}
+	if c.FailureLimit < 0 {
+		bad("FailureLimit", "AXES_FAILURE_LIMIT", "must be at least 1, got %d", c.FailureLimit)
+	}
+	if c.CoolOff < 0 {
+		bad("CoolOff", "AXES_COOLOFF_TIME", "must not be negative, got %s", c.CoolOff)
+	}
+	if c.FailureWindow < 0 {
+		bad("FailureWindow", "AXES_FAILURE_WINDOW", "must not be negative, got %s", c.FailureWindow)
+	}
+	seen := map[int]bool{}
+	for i, t := range c.Tiers {
+		if t.Failures < 1 {
+			bad("Tiers", "AXES_LOCKOUT_TIERS", "tier %d: failures must be at least 1, got %d", i+1, t.Failures)
+		}
+		if t.CoolOff < 0 {
+			bad("Tiers", "AXES_LOCKOUT_TIERS", "tier %d: cool-off must not be negative, got %s", i+1, t.CoolOff)
+		}
+		if seen[t.Failures] {
+			bad("Tiers", "AXES_LOCKOUT_TIERS", "tier %d: two tiers start at %d failures", i+1, t.Failures)
+		}
+		seen[t.Failures] = true
+	}
+	for i, g := range c.LockoutParameters {
+		if err := validateGroup(g); err != nil {
+			bad("LockoutParameters", "AXES_LOCKOUT_PARAMETERS", "group %d: %v", i+1, err)
+		}
+	}
+	if c.IPv6Prefix != 0 && (c.IPv6Prefix < 1 || c.IPv6Prefix > 128) {
+		bad("IPv6Prefix", "AXES_IPV6_PREFIX", "must be between 1 and 128, got %d", c.IPv6Prefix)
+	}
+	if c.ProxyCount < 0 {
+		bad("ProxyCount", "AXES_IPWARE_PROXY_COUNT", "must not be negative, got %d", c.ProxyCount)
+	}
+	if c.ProxyCount > 0 && len(c.TrustedProxies) > 0 {
+		bad("ProxyCount", "AXES_IPWARE_PROXY_COUNT", "set either ProxyCount or TrustedProxies, not both")
+	}
+	if c.ForwardedHeader != "" && !validHeaderName(c.ForwardedHeader) {
+		bad("ForwardedHeader", "AXES_IPWARE_META_PRECEDENCE_ORDER", "%q is not a header name", c.ForwardedHeader)
+	}
+	for _, p := range c.IPAllowlist {
+		if !p.IsValid() {
+			bad("IPAllowlist", "AXES_IP_WHITELIST", "contains an invalid prefix")
+		}
+	}
+	for _, p := range c.IPDenylist {
+		if !p.IsValid() {
+			bad("IPDenylist", "AXES_IP_BLACKLIST", "contains an invalid prefix")
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			bad("TrustedProxies", "AXES_IPWARE_PROXY_TRUSTED_IPS", "contains an invalid prefix")
+		}
+	}
+	if c.OnlyAllowlist && len(c.IPAllowlist) == 0 {
+		bad("OnlyAllowlist", "AXES_ONLY_WHITELIST", "refuses every client because IPAllowlist is empty")
+	}
+	if c.HTTPResponseCode != 0 && (c.HTTPResponseCode < 400 || c.HTTPResponseCode > 599) {
+		bad("HTTPResponseCode", "AXES_HTTP_RESPONSE_CODE", "must be a 4xx or 5xx status, got %d", c.HTTPResponseCode)
+	}
+	if c.LockoutURL != "" && !strings.HasPrefix(c.LockoutURL, "/") && !strings.HasPrefix(c.LockoutURL, "https://") && !strings.HasPrefix(c.LockoutURL, "http://") {
+		bad("LockoutURL", "AXES_LOCKOUT_URL", "must be a path starting with / or an http(s) URL, got %q", c.LockoutURL)
+	}
+	if c.AccessFailureLogPerUserLimit < 0 {
+		bad("AccessFailureLogPerUserLimit", "AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT", "must not be negative, got %d", c.AccessFailureLogPerUserLimit)
+	}
+	if c.UsernameFormField != "" && strings.TrimSpace(c.UsernameFormField) != c.UsernameFormField {
+		bad("UsernameFormField", "AXES_USERNAME_FORM_FIELD", "must not have surrounding space")
+	}
+	return errors.Join(errs...)
+}
+
+func validateGroup(g Group) error {
+	if len(g) == 0 {
+		return errors.New("is empty")
+	}
+	seen := map[Param]bool{}
+	for _, p := range g {
+		switch p {
+		case ParamIPAddress, ParamUsername, ParamUserAgent:
+		default:
+			return fmt.Errorf("%q is not a lockout parameter; allowed: ip_address, username, user_agent", string(p))
+		}
+		if seen[p] {
+			return fmt.Errorf("%q appears twice", string(p))
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,3 @@
+module github.com/goaxes/axes
+
+go 1.25.0

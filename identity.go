@@ -1,0 +1,139 @@
+package axes
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Identity is who is attempting to log in. The HTTP layer fills it from the
+// request; the guard normalises it before keying (IPv4-mapped addresses are
+// folded, usernames normalised, long fields cut).
+type Identity struct {
+	IP        netip.Addr
+	Username  string
+	UserAgent string
+	Path      string
+	Method    string
+}
+
+// FoldUsername is the default username normalisation: it trims surrounding
+// white space and folds Unicode case, so that "Alice " and "alice" share
+// a bucket.
+func FoldUsername(s string) string {
+	s = strings.TrimSpace(s)
+	return strings.Map(foldRune, s)
+}
+
+// foldRune maps r to the smallest rune of its simple case-folding orbit,
+// which is the same for every case variant.
+func foldRune(r rune) rune {
+	m := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		m = min(m, f)
+	}
+	return m
+}
+
+// Truncate cuts s to at most n bytes without splitting a rune, after
+// replacing invalid UTF-8 with U+FFFD.
+func Truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// normalize returns id as the guard keys and stores it.
+func (g *Guard) normalize(id Identity) Identity {
+	id.IP = id.IP.Unmap()
+	id.Username = Truncate(g.cfg.NormalizeUsername(strings.ToValidUTF8(id.Username, "\uFFFD")), MaxFieldLength)
+	id.UserAgent = Truncate(id.UserAgent, MaxFieldLength)
+	id.Path = Truncate(id.Path, MaxFieldLength)
+	return id
+}
+
+// GroupIP returns the value an address is counted under: the address itself
+// for IPv4, its /bits prefix for IPv6 (bits 128 keeps the address).
+func GroupIP(ip netip.Addr, bits int) string {
+	ip = ip.Unmap()
+	if !ip.IsValid() {
+		return ""
+	}
+	if ip.Is6() && bits > 0 && bits < 128 {
+		p, err := ip.WithZone("").Prefix(bits)
+		if err == nil {
+			return p.String()
+		}
+	}
+	return ip.WithZone("").String()
+}
+
+// bucketsFor returns the lockout buckets of id (normalised) for groups,
+// followed by one attribution bucket per lockout bucket without a username
+// when id has a username.
+func bucketsFor(id Identity, ipValue string, groups []Group) []Bucket {
+	var out, attr []Bucket
+	seen := map[string]bool{}
+	for _, g := range groups {
+		b := Bucket{Kind: KindLockout, Params: g.String()}
+		var key strings.Builder
+		key.WriteString("b")
+		skip := false
+		for _, p := range g {
+			var v string
+			switch p {
+			case ParamIPAddress:
+				v, b.IP = ipValue, ipValue
+				if v == "" {
+					skip = true
+				}
+			case ParamUsername:
+				v, b.Username = id.Username, id.Username
+				if v == "" {
+					skip = true
+				}
+			case ParamUserAgent:
+				v, b.UserAgent = id.UserAgent, id.UserAgent
+			}
+			writeField(&key, string(p), v)
+		}
+		if skip {
+			continue
+		}
+		b.Key = key.String()
+		if seen[b.Key] {
+			continue
+		}
+		seen[b.Key] = true
+		out = append(out, b)
+		if b.Username == "" && id.Username != "" {
+			var ak strings.Builder
+			ak.WriteString("a")
+			writeField(&ak, "bucket", b.Key)
+			writeField(&ak, string(ParamUsername), id.Username)
+			attr = append(attr, Bucket{
+				Key: ak.String(), Kind: KindAttribution, Params: b.Params,
+				IP: b.IP, Username: id.Username, UserAgent: b.UserAgent, Parent: b.Key,
+			})
+		}
+	}
+	return append(out, attr...)
+}
+
+// writeField appends "|name=len:value": the length prefix makes every key
+// unambiguous whatever the value contains.
+func writeField(b *strings.Builder, name, value string) {
+	b.WriteByte('|')
+	b.WriteString(name)
+	b.WriteByte('=')
+	b.WriteString(strconv.Itoa(len(value)))
+	b.WriteByte(':')
+	b.WriteString(value)
+}
