@@ -27,14 +27,11 @@ func FoldUsername(s string) string {
 	return strings.Map(foldRune, s)
 }
 
-// foldRune maps r to the smallest rune of its simple case-folding orbit,
-// which is the same for every case variant.
+// foldRune maps every case variant of r to one rune, normally the lower
+// case: upper-casing first folds variants such as the long s and the final
+// sigma, which have no upper case of their own.
 func foldRune(r rune) rune {
-	m := r
-	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-		m = min(m, f)
-	}
-	return m
+	return unicode.ToLower(unicode.ToUpper(r))
 }
 
 // Truncate cuts s to at most n bytes without splitting a rune, after
