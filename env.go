@@ -239,6 +239,33 @@ func fieldOf(env string) string {
 	return "LockoutParameters"
 }
 
+// Set applies one setting by name: the environment variable name
+// ("AXES_FAILURE_LIMIT") or the file key ("failure_limit"). Command-line
+// flags use it. The error names the setting and what it expects.
+func (c *Config) Set(name, value string) error {
+	key := strings.ToUpper(strings.TrimPrefix(strings.TrimPrefix(name, "AXES_"), "axes_"))
+	for _, s := range settings {
+		if s.name == key {
+			if err := s.set(c, value); err != nil {
+				return envError("AXES_"+s.name, s.expect, value, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("axes: unknown setting %q", name)
+}
+
+// Describe returns what a value of the named setting must look like.
+func Describe(name string) string {
+	key := strings.ToUpper(strings.TrimPrefix(name, "AXES_"))
+	for _, s := range settings {
+		if s.name == key {
+			return s.expect
+		}
+	}
+	return ""
+}
+
 // LoadFile reads a JSON configuration file into c. Its keys are the
 // environment variable names in lower case without the AXES_ prefix
 // ("failure_limit", "cooloff_time", ...); values are JSON numbers, booleans,

@@ -28,8 +28,12 @@ var (
 type Verdict int
 
 const (
-	// Allowed: the credentials were right (or the check has not run yet).
-	Allowed Verdict = iota
+	// Undecided is the zero Verdict: no decision was reached (an error was
+	// returned with it). It must never be treated as a login.
+	Undecided Verdict = iota
+	// Allowed: the credentials were right (or, for a ticket, the attempt was
+	// admitted and the check has not run yet).
+	Allowed
 	// Invalid: the credentials were wrong and the client is not locked.
 	Invalid
 	// Locked: the client is locked out; the credentials were not checked,
@@ -42,6 +46,8 @@ const (
 
 func (v Verdict) String() string {
 	switch v {
+	case Undecided:
+		return "undecided"
 	case Allowed:
 		return "allowed"
 	case Invalid:
@@ -184,6 +190,8 @@ type Guard struct {
 	now   func() time.Time
 	log   *slog.Logger
 	hooks Hooks
+	wired [wiredCount]atomic.Bool // for Check: W002, W003
+	rules ruleCache               // operators' allow/deny rules from the store
 }
 
 // New returns a guard over store with policy cfg. It validates cfg and
@@ -202,6 +210,7 @@ func New(store Store, cfg Config, opts ...Option) (*Guard, error) {
 		now:   time.Now,
 		log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
+	g.rules.refresh = DefaultRuleRefresh
 	if a, ok := store.(AuditLog); ok {
 		g.audit = a
 	}
@@ -336,18 +345,22 @@ func (t *Ticket) Identity() Identity { return t.id }
 // reserves, so no more than FailureLimit checks run for a bucket at once.
 func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 	now := g.now()
+	if !g.wired[WiredCheck].Load() {
+		g.wired[WiredCheck].Store(true)
+	}
 	if g.cfg.Disabled {
 		return &Ticket{g: g, id: id, at: now, disabled: true}, nil
 	}
 	id = g.normalize(id)
 	t := &Ticket{g: g, id: id, at: now}
-	if g.denied(id) {
+	rule := g.ruleFor(ctx, id.IP, now)
+	if rule == ActionDeny || g.denied(id) {
 		res := Result{Verdict: Denied, Identity: id, Limit: g.Policy(id).Limit}
 		g.log.WarnContext(ctx, "axes: denied client", "ip", id.IP, "username", id.Username)
 		g.fire(ctx, g.hooks.LockedOut, res, now)
 		return nil, &LockoutError{Result: res}
 	}
-	if g.allowlisted(id) {
+	if rule == ActionAllow || g.allowlisted(id) {
 		return t, nil
 	}
 	buckets, err := g.buckets(id)
@@ -475,7 +488,8 @@ func (t *Ticket) Release(ctx context.Context) error {
 // counterpart of django-axes' AxesBackend). check returns true for right
 // credentials and false for wrong ones; an error from check means the
 // credentials could not be checked, gives the reservation back and is
-// returned. Lockouts are not errors: the verdict says Locked or Denied.
+// returned with the verdict Undecided. Lockouts are not errors: the verdict
+// says Locked or Denied.
 func (g *Guard) Authenticate(ctx context.Context, id Identity, check func(context.Context) (bool, error)) (Result, error) {
 	t, err := g.Admit(ctx, id)
 	if err != nil {
@@ -483,14 +497,14 @@ func (g *Guard) Authenticate(ctx context.Context, id Identity, check func(contex
 		if errors.As(err, &le) {
 			return le.Result, nil
 		}
-		return Result{Verdict: Locked, Identity: id}, err
+		return Result{Verdict: Undecided, Identity: id}, err
 	}
 	ok, err := check(ctx)
 	if err != nil {
 		if rerr := t.Release(ctx); rerr != nil {
 			g.log.ErrorContext(ctx, "axes: could not give back a reservation", "err", rerr)
 		}
-		return Result{Identity: t.id}, err
+		return Result{Verdict: Undecided, Identity: t.id}, err
 	}
 	if ok {
 		return t.Succeed(ctx)
@@ -505,11 +519,12 @@ func (g *Guard) Status(ctx context.Context, id Identity) (Result, error) {
 	if g.cfg.Disabled {
 		return Result{Verdict: Allowed, Identity: id}, nil
 	}
-	if g.denied(id) {
+	rule := g.ruleFor(ctx, id.IP, now)
+	if rule == ActionDeny || g.denied(id) {
 		return Result{Verdict: Denied, Identity: id}, nil
 	}
 	p := g.Policy(id)
-	if g.allowlisted(id) {
+	if rule == ActionAllow || g.allowlisted(id) {
 		return Result{Verdict: Allowed, Identity: id, Limit: p.Limit}, nil
 	}
 	buckets, err := g.buckets(id)
@@ -555,6 +570,9 @@ func (g *Guard) Reset(ctx context.Context, f Filter) (int, error) {
 	}
 	if f.Username != "" {
 		f.Username = Truncate(g.cfg.NormalizeUsername(f.Username), MaxFieldLength)
+	}
+	if f.LockedOnly && f.Now.IsZero() {
+		f.Now = g.now()
 	}
 	if f.IP != "" {
 		if ip, err := netip.ParseAddr(f.IP); err == nil {

@@ -211,6 +211,14 @@ func (op *Op) Apply(recs []Record) ([]Record, Outcome) {
 		r.Bucket = b
 		out[i] = r
 	}
+	parents := parentIndex(op.Buckets)
+	for i, j := range parents {
+		// An attribution record never outlives its lockout record: a stale
+		// share would take other users' failures off a restarted bucket.
+		if j >= 0 && out[j].Failures <= 0 {
+			out[i] = Record{Bucket: op.Buckets[i]}
+		}
+	}
 	var o Outcome
 	switch op.Kind {
 	case OpPeek:
@@ -256,16 +264,12 @@ func (op *Op) Apply(recs []Record) ([]Record, Outcome) {
 			}
 		}
 	case OpResetUser:
-		index := make(map[string]int, len(out))
-		for i, b := range op.Buckets {
-			index[b.Key] = i
-		}
 		for i, b := range op.Buckets {
 			switch {
 			case b.Kind == KindLockout && b.Username != "":
 				out[i].Failures = 0
 			case b.Kind == KindAttribution:
-				if j, ok := index[b.Parent]; ok {
+				if j := parents[i]; j >= 0 {
 					out[j].Failures = max(0, out[j].Failures-out[i].Failures)
 				}
 				out[i].Failures = 0
@@ -276,8 +280,27 @@ func (op *Op) Apply(recs []Record) ([]Record, Outcome) {
 	return out, p.summarise(op.Buckets, out, now)
 }
 
+// parentIndex returns, for each bucket, the index of its parent lockout
+// bucket in the same op, or -1.
+func parentIndex(buckets []Bucket) []int {
+	index := make(map[string]int, len(buckets))
+	for i, b := range buckets {
+		if b.Kind == KindLockout {
+			index[b.Key] = i
+		}
+	}
+	out := make([]int, len(buckets))
+	for i, b := range buckets {
+		out[i] = -1
+		if j, ok := index[b.Parent]; ok && b.Kind == KindAttribution {
+			out[i] = j
+		}
+	}
+	return out
+}
+
 // stamp fills the informational lock fields and the expiry of every record;
-// attribution records expire with their parent.
+// an attribution record expires with its parent (and never outlives it).
 func (p *Policy) stamp(out []Record, now time.Time) {
 	for i := range out {
 		r := &out[i]
@@ -289,6 +312,17 @@ func (p *Policy) stamp(out []Record, now time.Time) {
 		r.ExpiresAt = time.Time{}
 		if k := p.keepFor(r.Failures); k > 0 {
 			r.ExpiresAt = r.LastFailure.Add(k)
+		}
+	}
+	for i, b := range out {
+		if b.Kind != KindAttribution || b.Failures <= 0 {
+			continue
+		}
+		out[i].Locked, out[i].LockedUntil = false, time.Time{}
+		for j := range out {
+			if out[j].Kind == KindLockout && out[j].Key == b.Parent {
+				out[i].ExpiresAt = out[j].ExpiresAt
+			}
 		}
 	}
 }

@@ -51,8 +51,14 @@ type Lister interface {
 	List(ctx context.Context, f Filter) ([]Record, error)
 }
 
-// Deleter removes lockout records matching f, and the attribution records that
-// belong to them. It returns how many lockout records it removed.
+// Deleter removes lockout records matching f and the attribution records
+// that belong to them. An attribution record that matches f itself (a
+// username's share of an IP-only bucket, when f names the username) is
+// taken off its lockout record and removed, so that resetting a user forgets
+// the failures that user caused from an address, as django-axes'
+// axes_reset_username does. It returns how many lockout records it removed
+// or reduced. Unless f.LockedOnly, attribution shares are not touched by an
+// IP-only filter beyond those of removed records.
 type Deleter interface {
 	Delete(ctx context.Context, f Filter) (int, error)
 }
@@ -93,7 +99,8 @@ type AuditLog interface {
 	LogFailure(ctx context.Context, e FailureEntry, perUser int) error
 }
 
-// LogReader reads the audit log back, newest first; limit 0 means all.
+// LogReader reads the audit log back, newest first; limit 0 means all, and
+// username "" means every user.
 type LogReader interface {
 	AccessLog(ctx context.Context, username string, limit int) ([]AccessEntry, error)
 	FailureLog(ctx context.Context, username string, limit int) ([]FailureEntry, error)

@@ -1,0 +1,58 @@
+// Package axes protects login endpoints against password guessing, in the
+// manner of Django's django-axes: it counts failed logins per IP address,
+// username, user agent or any combination of them, locks a client out after
+// a number of failures, for a cool-off or until an operator resets it, and
+// keeps an audit log of logins, logouts and failures.
+//
+// # Quick start
+//
+//	store := memstore.New() // or sqlstore.New(db, sqlstore.SQLite) for a shared, durable store
+//	guard, err := axes.New(store, axes.Config{CoolOff: 15 * time.Minute})
+//	...
+//	res, err := guard.Authenticate(ctx, axes.Identity{IP: ip, Username: user},
+//		func(ctx context.Context) (bool, error) { return checkPassword(ctx, user, password) })
+//	switch res.Verdict {
+//	case axes.Allowed: // logged in
+//	case axes.Invalid: // wrong password: 401
+//	case axes.Locked, axes.Denied: // 429 with Retry-After: res.RetryAfter(time.Now())
+//	}
+//
+// For net/http, package httpaxes resolves the client from the request and
+// renders the lockout response (its Middleware.Protect).
+//
+// # Reserve before verify
+//
+// [Guard.Admit] decides and counts in one atomic store operation before the
+// password is checked; the [Ticket] it returns is settled afterwards: a
+// failure keeps the count, a success gives it back (or clears the user's
+// failures with [Config.ResetOnSuccess]). So with FailureLimit N no more
+// than N password checks ever run for one bucket, however many requests
+// arrive at once, and across every process that shares the store. A ticket
+// that is never settled (the handler panicked) keeps its failure.
+//
+// # Semantics
+//
+// A bucket is one lockout parameter group evaluated for one client, such as
+// ip_address=203.0.113.7 or username=alice+ip_address=203.0.113.7. It is
+// locked while its failures reach the limit and the cool-off since its last
+// failure has not passed; its count is forgotten [Config.FailureWindow]
+// after its last failure. The failure that reaches the limit is itself
+// answered with the lockout (limit 3: invalid, invalid, locked). Where this
+// package deliberately differs from django-axes is listed in the README.
+//
+// # Stores
+//
+// A [Store] has one required method, [Store.Do], which applies an [Op]
+// atomically; the decision itself is [Op.Apply], a pure function, so every
+// store answers alike. Optional capabilities ([Lister], [Deleter],
+// [Purger], [Migrator], [Pinger], [AuditLog]) are found by type assertion.
+// Package axestest is the conformance suite every store passes.
+//
+// # Configuration
+//
+// [Config] holds the policy as plain data; its zero value is django-axes'
+// defaults. [Config.ApplyEnv] reads AXES_* variables with the django-axes
+// names and [Config.LoadFile] a JSON file whose keys are those names in
+// lower case. Behaviour that is not data (a clock, a logger, event hooks)
+// is given to [New] as an [Option].
+package axes

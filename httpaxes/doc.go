@@ -1,0 +1,79 @@
+// Package httpaxes protects net/http login handlers with an [axes.Guard]:
+// the counterpart of django-axes' middleware and lockout responses.
+//
+// Wrap the login handler with [Middleware.Protect]:
+//
+//	guard, err := axes.New(store, axes.Config{FailureLimit: 5, CoolOff: 15 * time.Minute})
+//	...
+//	mw, err := httpaxes.New(guard)
+//	...
+//	mux.Handle("/login", mw.Protect(loginHandler))
+//
+// Protect lets GET, HEAD and OPTIONS through untouched, so the login page
+// is always shown. For every other request it reads the username (the form
+// field Config.UsernameFormField, or that field of a JSON body, which is
+// put back for the handler) and the client address, and asks the guard to
+// admit the attempt before the handler runs. The attempt is counted as a
+// failure before the password is checked, so however many requests arrive
+// at once no more than FailureLimit password checks run for a client. A
+// locked-out client gets the lockout response (429 by default, with
+// Retry-After) and the handler is not called.
+//
+// The handler's response status settles the attempt: 401 or 403 (see
+// [WithFailureStatuses]) is a failure, 2xx and 3xx a success, anything else
+// gives the attempt back uncounted. A handler can also say so itself with
+// [Fail], [Succeed] or [SucceedSession], before writing its response. The
+// failure that reaches the limit is itself answered with the lockout
+// response: with FailureLimit 3, three wrong passwords get 401, 401, 429.
+//
+// Handlers that parse their own requests (JSON APIs with their own
+// decoder) can skip the middleware and call [Middleware.Authenticate] with
+// the username and a password-check function; it writes the lockout
+// response when the client is locked out.
+//
+// # Lockout responses
+//
+// [Middleware.WriteLockout] answers locked-out and deny-listed clients: with
+// the handler from [WithLockoutHandler] if set; with JSON (failure_limit,
+// failure_count, username, cooloff_time in ISO 8601, retry_after) when the
+// request asks for JSON; with the lockout template; with a redirect to
+// Config.LockoutURL; or with the plain-text lockout message. Every variant
+// carries Cache-Control: no-store and, when the lock has a known end,
+// Retry-After with the real number of seconds left. CORS headers are sent
+// only when Config.AllowedCORSOrigins is set.
+//
+// # Errors
+//
+// When the store fails, or the username or the client address cannot be
+// read, the request is answered by the error handler (default: log and 503)
+// and the login handler is not called: the middleware fails closed.
+//
+// # Behind a proxy
+//
+// By default the client address is the TCP peer (RemoteAddr) and no header
+// is believed: behind a reverse proxy every client then shares the proxy's
+// address, and the proxy gets locked out. Tell the guard about the proxies
+// in its Config, in one of two ways:
+//
+//   - TrustedProxies lists the proxies' addresses or prefixes
+//     (AXES_IPWARE_PROXY_TRUSTED_IPS). The forwarding header
+//     (ForwardedHeader, default X-Forwarded-For) is read only when the TCP
+//     peer is one of them, and is walked from the right, skipping trusted
+//     addresses: the first untrusted address is the client. This is the
+//     safe choice when the proxies' addresses are known.
+//   - ProxyCount is the number of proxies (AXES_IPWARE_PROXY_COUNT): the
+//     client is that many entries from the right of the header. It is
+//     right only if the application cannot be reached except through all
+//     the proxies: a client that reaches it directly can write the header
+//     itself.
+//
+// The left-most entry, written by the client, is never believed for itself.
+// Never set the header name to one the proxy does not overwrite or append
+// to. A header entry that is not an address ends the walk at the last hop
+// believed; a header with fewer entries than ProxyCount is ignored. See
+// [ClientIPResolver] for the exact rules; [ClientIP] applies them to any
+// request, and [WithClientIP] replaces them.
+//
+// IPv4-mapped IPv6 addresses are folded to IPv4 and zones dropped; the
+// guard groups IPv6 clients by Config.IPv6Prefix (default /64).
+package httpaxes

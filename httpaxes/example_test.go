@@ -1,0 +1,100 @@
+package httpaxes_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+
+	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/httpaxes"
+)
+
+// Three wrong passwords with the default limit of 3: the third failure is
+// answered with the lockout response, and later attempts are refused
+// without checking the password.
+func ExampleMiddleware_Protect() {
+	guard, err := axes.New(newMapStore(), axes.Config{}) // use memstore or sqlstore in real code
+	if err != nil {
+		panic(err)
+	}
+	mw, err := httpaxes.New(guard)
+	if err != nil {
+		panic(err)
+	}
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.PostFormValue("password") != "correct-horse" {
+			http.Error(w, "invalid credentials", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintln(w, "welcome")
+	})
+	srv := httptest.NewServer(mw.Protect(login))
+	defer srv.Close()
+
+	for range 4 {
+		resp, err := http.PostForm(srv.URL, url.Values{"username": {"alice"}, "password": {"guess"}})
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode)
+	}
+	// Output:
+	// 401
+	// 401
+	// 429
+	// 429
+}
+
+// A JSON login API that decodes its own request uses Authenticate. With
+// limit 1 the first wrong password locks the client; the right password is
+// then not even checked (the attempt made while locked is counted too).
+func ExampleMiddleware_Authenticate() {
+	guard, _ := axes.New(newMapStore(), axes.Config{FailureLimit: 1})
+	mw, _ := httpaxes.New(guard)
+	login := func(w http.ResponseWriter, r *http.Request, username, password string) {
+		res, ok := mw.Authenticate(w, r, username, func(ctx context.Context) (bool, error) {
+			return password == "correct-horse", nil
+		})
+		if !ok {
+			return // the lockout (or error) response is written
+		}
+		if res.Verdict != axes.Allowed {
+			http.Error(w, "invalid credentials", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintln(w, "welcome")
+	}
+	for _, pw := range []string{"guess", "correct-horse"} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/api/login", nil)
+		r.Header.Set("Accept", "application/json")
+		login(w, r, "alice", pw)
+		fmt.Print(w.Code, " ", w.Body.String())
+	}
+	// Output:
+	// 429 {"failure_limit":1,"failure_count":1,"username":"alice"}
+	// 429 {"failure_limit":1,"failure_count":2,"username":"alice"}
+}
+
+// Behind one reverse proxy at 10.0.0.1 the client is read from
+// X-Forwarded-For; a header sent by anyone else is ignored.
+func ExampleClientIP() {
+	cfg := axes.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+
+	r := httptest.NewRequest(http.MethodPost, "/login", nil)
+	r.RemoteAddr = "10.0.0.1:5123"
+	r.Header.Set("X-Forwarded-For", "6.6.6.6, 198.51.100.7")
+	ip, _ := httpaxes.ClientIP(r, cfg)
+	fmt.Println(ip)
+
+	r.RemoteAddr = "203.0.113.9:5123" // not the proxy
+	ip, _ = httpaxes.ClientIP(r, cfg)
+	fmt.Println(ip)
+	// Output:
+	// 198.51.100.7
+	// 203.0.113.9
+}

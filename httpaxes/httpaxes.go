@@ -1,0 +1,379 @@
+package httpaxes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/netip"
+
+	"github.com/goaxes/axes"
+)
+
+// DefaultMaxBodyBytes is how much of a JSON body the middleware reads to
+// find the username, unless [WithMaxBodyBytes] says otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// ErrNotProtected is returned by [Fail], [Succeed] and [SucceedSession] for
+// a request that did not pass through [Middleware.Protect] (or whose method
+// is not guarded).
+var ErrNotProtected = errors.New("httpaxes: the request is not guarded by Middleware.Protect")
+
+// errDoubleGuard is passed to the error handler when Authenticate runs on a
+// request that Protect already admitted.
+var errDoubleGuard = errors.New("httpaxes: Middleware.Authenticate called on a request already guarded by Middleware.Protect; use one or the other")
+
+// Middleware protects login handlers with an [axes.Guard]. Create one with
+// [New]; it is safe for concurrent use.
+type Middleware struct {
+	guard          *axes.Guard
+	cfg            axes.Config // effective
+	clientIP       func(*http.Request) (netip.Addr, error)
+	usernameFunc   func(*http.Request) (string, error)
+	lockoutHandler http.Handler
+	tmpl           *template.Template
+	failure        map[int]bool
+	methods        map[string]bool // nil: every method but GET, HEAD, OPTIONS
+	onError        func(http.ResponseWriter, *http.Request, error)
+	maxBody        int64
+	log            *slog.Logger
+	sniffer        jsonSniffer
+}
+
+// Option configures behaviour of a [Middleware] that is not plain data;
+// the plain settings come from the guard's [axes.Config].
+type Option func(*Middleware) error
+
+// WithUsernameFunc sets how the username is read from a request. By default
+// it is the form field Config.UsernameFormField (body first, then the URL
+// query, as [http.Request.FormValue] reads it), or, for a JSON body, that
+// field of the top-level object. An error from f is passed to the error
+// handler and the request is not served.
+func WithUsernameFunc(f func(*http.Request) (string, error)) Option {
+	return func(m *Middleware) error {
+		if f == nil {
+			return errors.New("httpaxes: WithUsernameFunc: nil function")
+		}
+		m.usernameFunc = f
+		return nil
+	}
+}
+
+// WithClientIP sets how the client address is found. By default it is
+// [ClientIPResolver] over the guard's Config. f may return the zero
+// netip.Addr with a nil error for "no address": the guard then refuses with
+// [axes.ErrNoIP] if a lockout group needs one. An error from f is passed to
+// the error handler and the request is not served.
+func WithClientIP(f func(*http.Request) (netip.Addr, error)) Option {
+	return func(m *Middleware) error {
+		if f == nil {
+			return errors.New("httpaxes: WithClientIP: nil function")
+		}
+		m.clientIP = f
+		return nil
+	}
+}
+
+// WithLockoutHandler sets the handler that answers locked-out and denied
+// clients instead of the built-in responses (see [Middleware.WriteLockout]).
+// It finds the result with [ResultFrom].
+func WithLockoutHandler(h http.Handler) Option {
+	return func(m *Middleware) error {
+		if h == nil {
+			return errors.New("httpaxes: WithLockoutHandler: nil handler")
+		}
+		m.lockoutHandler = h
+		return nil
+	}
+}
+
+// WithTemplate sets the lockout page template, executed with a
+// [LockoutData]. It replaces Config.LockoutTemplate, which is then not read.
+func WithTemplate(t *template.Template) Option {
+	return func(m *Middleware) error {
+		if t == nil {
+			return errors.New("httpaxes: WithTemplate: nil template")
+		}
+		m.tmpl = t
+		return nil
+	}
+}
+
+// WithFailureStatuses sets the response statuses that count as a failed
+// login. Default 401 and 403.
+func WithFailureStatuses(codes ...int) Option {
+	return func(m *Middleware) error {
+		if len(codes) == 0 {
+			return errors.New("httpaxes: WithFailureStatuses: no status")
+		}
+		set := make(map[int]bool, len(codes))
+		for _, c := range codes {
+			if c < 400 || c > 599 {
+				return fmt.Errorf("httpaxes: WithFailureStatuses: %d is not a 4xx or 5xx status", c)
+			}
+			set[c] = true
+		}
+		m.failure = set
+		return nil
+	}
+}
+
+// WithGuardedMethods sets the request methods that are guarded; requests
+// with other methods pass straight through, uncounted. Default: every method
+// except GET, HEAD and OPTIONS, so showing the login page is never blocked.
+func WithGuardedMethods(methods ...string) Option {
+	return func(m *Middleware) error {
+		if len(methods) == 0 {
+			return errors.New("httpaxes: WithGuardedMethods: no method")
+		}
+		set := make(map[string]bool, len(methods))
+		for _, s := range methods {
+			if s == "" {
+				return errors.New("httpaxes: WithGuardedMethods: empty method")
+			}
+			set[s] = true
+		}
+		m.methods = set
+		return nil
+	}
+}
+
+// WithErrorHandler sets what answers a request that cannot be guarded: the
+// store failed, the client address or the username could not be read. The
+// default logs the error and answers 503 Service Unavailable; the login
+// handler is never called (fail closed). The handler must write a response.
+func WithErrorHandler(f func(w http.ResponseWriter, r *http.Request, err error)) Option {
+	return func(m *Middleware) error {
+		if f == nil {
+			return errors.New("httpaxes: WithErrorHandler: nil function")
+		}
+		m.onError = f
+		return nil
+	}
+}
+
+// WithMaxBodyBytes sets how many bytes of a JSON body are read to find the
+// username. A longer body is passed on whole, but is guarded without a
+// username. Default [DefaultMaxBodyBytes] (1 MiB).
+func WithMaxBodyBytes(n int64) Option {
+	return func(m *Middleware) error {
+		if n <= 0 {
+			return fmt.Errorf("httpaxes: WithMaxBodyBytes: must be positive, got %d", n)
+		}
+		m.maxBody = n
+		return nil
+	}
+}
+
+// WithLogger sets the logger for store errors and failed settlements.
+// Default [slog.Default].
+func WithLogger(l *slog.Logger) Option {
+	return func(m *Middleware) error {
+		if l == nil {
+			return errors.New("httpaxes: WithLogger: nil logger")
+		}
+		m.log = l
+		return nil
+	}
+}
+
+// New returns a middleware for g. The plain settings (proxies, username
+// field, lockout status, URL, template, messages, CORS) come from
+// g.Config(); the lockout template file, if configured, is parsed here, and
+// a missing or broken file is an error.
+func New(g *axes.Guard, opts ...Option) (*Middleware, error) {
+	if g == nil {
+		return nil, errors.New("httpaxes: New: nil guard")
+	}
+	cfg := g.Config().Effective()
+	m := &Middleware{
+		guard:   g,
+		cfg:     cfg,
+		failure: map[int]bool{http.StatusUnauthorized: true, http.StatusForbidden: true},
+		maxBody: DefaultMaxBodyBytes,
+	}
+	m.clientIP = NewClientIPResolver(cfg).ClientIP
+	for _, o := range opts {
+		if err := o(m); err != nil {
+			return nil, err
+		}
+	}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	if m.onError == nil {
+		m.onError = m.defaultError
+	}
+	if m.tmpl == nil && cfg.LockoutTemplate != "" {
+		t, err := template.ParseFiles(cfg.LockoutTemplate)
+		if err != nil {
+			return nil, fmt.Errorf("httpaxes: lockout template: %w", err)
+		}
+		m.tmpl = t
+	}
+	m.sniffer = newJSONSniffer(cfg.UsernameFormField)
+	// The middleware renders lockouts and admits attempts before the check:
+	// guard.Check need not warn about either (axes.W002, axes.W003).
+	g.MarkWired(axes.WiredResponse)
+	g.MarkWired(axes.WiredCheck)
+	return m, nil
+}
+
+// defaultError logs err and answers 503. It never panics.
+func (m *Middleware) defaultError(w http.ResponseWriter, r *http.Request, err error) {
+	m.log.ErrorContext(r.Context(), "httpaxes: cannot guard the login; refusing it", "err", err, "method", r.Method, "path", r.URL.Path)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte("Service Unavailable: login protection is not available, please try again later.\n"))
+}
+
+func (m *Middleware) guarded(method string) bool {
+	if m.methods != nil {
+		return m.methods[method]
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
+}
+
+// Identity returns the identity of a login attempt by username in r: the
+// client address (see [WithClientIP]), the user agent, the path and the
+// method. The guard normalises it. The error comes from the client address.
+func (m *Middleware) Identity(r *http.Request, username string) (axes.Identity, error) {
+	ip, err := m.clientIP(r)
+	if err != nil {
+		return axes.Identity{}, err
+	}
+	return axes.Identity{
+		IP:        ip,
+		Username:  username,
+		UserAgent: r.UserAgent(),
+		Path:      r.URL.Path,
+		Method:    r.Method,
+	}, nil
+}
+
+// Authenticate guards a credential check in a handler that reads the
+// request itself (a JSON API, say), without [Middleware.Protect]. It runs
+// [axes.Guard.Authenticate] for the identity of r and username; check is
+// the application's password check (true: right credentials).
+//
+// When ok is false a response has already been written and the handler
+// must return: the lockout response (res.Verdict Locked or Denied, check
+// did not run or this failure reached the limit), or the error handler's
+// response (the store failed, the client address is unknown, or check
+// returned an error). When ok is true the handler writes the response:
+// res.Verdict is Allowed (log the user in) or Invalid (answer 401).
+//
+//	res, ok := mw.Authenticate(w, r, req.Username, func(ctx context.Context) (bool, error) {
+//		return users.Check(ctx, req.Username, req.Password)
+//	})
+//	if !ok {
+//		return
+//	}
+//	if res.Verdict != axes.Allowed {
+//		http.Error(w, "invalid credentials", http.StatusUnauthorized)
+//		return
+//	}
+//
+// Do not use it on a route wrapped by Protect: the attempt would be counted
+// twice. It answers such a request through the error handler.
+func (m *Middleware) Authenticate(w http.ResponseWriter, r *http.Request, username string, check func(context.Context) (bool, error)) (res axes.Result, ok bool) {
+	if stateFrom(r) != nil {
+		m.onError(w, r, errDoubleGuard)
+		return axes.Result{}, false
+	}
+	id, err := m.identity(r, username)
+	if err != nil {
+		m.onError(w, r, err)
+		return axes.Result{}, false
+	}
+	res, err = m.guard.Authenticate(r.Context(), id, check)
+	if err != nil {
+		m.onError(w, r, err)
+		return res, false
+	}
+	if res.Verdict == axes.Locked || res.Verdict == axes.Denied {
+		m.WriteLockout(w, r, res)
+		return res, false
+	}
+	return res, true
+}
+
+// identity is Identity, except that a disabled guard needs no address.
+func (m *Middleware) identity(r *http.Request, username string) (axes.Identity, error) {
+	if m.cfg.Disabled {
+		return axes.Identity{Username: username, UserAgent: r.UserAgent(), Path: r.URL.Path, Method: r.Method}, nil
+	}
+	return m.Identity(r, username)
+}
+
+// Protect returns next guarded by m; m.Protect has the standard middleware
+// type func(http.Handler) http.Handler.
+//
+// Requests whose method is not guarded (by default GET, HEAD and OPTIONS)
+// pass straight through. For a guarded request Protect reads the username
+// and the client address and asks the guard to admit the attempt. A
+// locked-out or denied client gets the lockout response and next is not
+// called, so the password is never checked. An admitted attempt is passed
+// to next, which settles it:
+//
+//   - explicitly, with [Fail], [Succeed] or [SucceedSession] before it
+//     writes its response; or
+//   - by its response status: a failure status ([WithFailureStatuses],
+//     default 401 and 403) fails the attempt, 2xx and 3xx (and no response
+//     at all, which net/http sends as 200) succeed, any other status (400,
+//     404, 500...) releases it uncounted.
+//
+// When the failure reaches the limit the handler's response is replaced by
+// the lockout response: with limit 3 the answers are 401, 401, 429. If next
+// panics the attempt stays counted as a failure and the panic goes on.
+//
+// Store errors and unreadable identities go to the error handler (default
+// 503); the login is never let through unguarded.
+func (m *Middleware) Protect(next http.Handler) http.Handler {
+	if next == nil {
+		panic("httpaxes: Protect: nil handler")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !m.guarded(r.Method) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var username string
+		if !m.cfg.Disabled {
+			var err error
+			if username, err = m.username(r); err != nil {
+				m.onError(w, r, err)
+				return
+			}
+		}
+		id, err := m.identity(r, username)
+		if err != nil {
+			m.onError(w, r, err)
+			return
+		}
+		t, err := m.guard.Admit(r.Context(), id)
+		if err != nil {
+			var le *axes.LockoutError
+			if errors.As(err, &le) {
+				m.WriteLockout(w, r, le.Result)
+				return
+			}
+			m.onError(w, r, err)
+			return
+		}
+		st := &state{m: m, ticket: t, ctx: context.WithoutCancel(r.Context())}
+		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+		rw := newResponseWriter(w, r, st)
+		next.ServeHTTP(rw.public(), r)
+		rw.finish()
+	})
+}

@@ -1,0 +1,607 @@
+package httpaxes_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/httpaxes"
+)
+
+// TestConcurrentBurst is the reserve-before-verify guarantee over real
+// HTTP: 200 simultaneous wrong passwords against limit 3 get two 401s and
+// 198 lockouts, and the password is checked at most 3 times.
+func TestConcurrentBurst(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{FailureLimit: 3})
+	check := &wrongPassword{}
+	srv := httptest.NewServer(newMiddleware(t, g).Protect(check))
+	defer srv.Close()
+
+	const n = 200
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		mu    sync.Mutex
+		codes = map[int]int{}
+	)
+	client := srv.Client()
+	for range n {
+		wg.Go(func() {
+			<-start
+			resp, err := client.PostForm(srv.URL+"/login", map[string][]string{"username": {"alice"}, "password": {"wrong"}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if codes[401] != 2 || codes[429] != n-2 || len(codes) != 2 {
+		t.Errorf("status counts %v, want 2×401 and %d×429", codes, n-2)
+	}
+	if c := check.count(); c > 3 {
+		t.Errorf("the password was checked %d times, want at most 3", c)
+	}
+}
+
+func TestSequence401401429(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{})
+	check := &wrongPassword{}
+	h := newMiddleware(t, g).Protect(check)
+	for i, want := range []int{401, 401, 429, 429, 429} {
+		w := serve(h, post("203.0.113.7", "alice"))
+		if w.Code != want {
+			t.Errorf("attempt %d: %d, want %d", i+1, w.Code, want)
+		}
+		if want == 429 && strings.Contains(w.Body.String(), "invalid credentials") {
+			t.Errorf("attempt %d: the handler's body leaked into the lockout: %q", i+1, w.Body)
+		}
+	}
+	if check.count() != 3 {
+		t.Errorf("checks %d, want 3", check.count())
+	}
+	// Another client is not affected.
+	if w := serve(h, post("203.0.113.8", "alice")); w.Code != 401 {
+		t.Errorf("other IP: %d, want 401", w.Code)
+	}
+}
+
+func TestLockoutReplacesHandlerHeaders(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{FailureLimit: 1})
+	h := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Set-Cookie", "half=baked")
+		w.Header().Set("Content-Type", "application/x-secret")
+		w.WriteHeader(http.StatusUnauthorized)
+		if n, err := w.Write([]byte("from the handler")); n != 16 || err != nil {
+			t.Errorf("swallowed Write = %d, %v", n, err)
+		}
+	}))
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frame-Options", "DENY") // set by an outer middleware
+		h.ServeHTTP(w, r)
+	})
+	w := serve(outer, post("203.0.113.7", "alice"))
+	if w.Code != 429 {
+		t.Fatalf("status %d", w.Code)
+	}
+	if w.Header().Get("Set-Cookie") != "" || w.Header().Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Errorf("handler headers leaked: %v", w.Header())
+	}
+	if w.Header().Get("X-Frame-Options") != "DENY" {
+		t.Errorf("outer middleware header lost: %v", w.Header())
+	}
+	if strings.Contains(w.Body.String(), "handler") {
+		t.Errorf("body %q", w.Body)
+	}
+}
+
+func TestGETPassesThrough(t *testing.T) {
+	store := newMapStore()
+	g := newGuard(t, store, axes.Config{FailureLimit: 1})
+	m := newMiddleware(t, g)
+	h := m.Protect(&wrongPassword{})
+	if w := serve(h, post("203.0.113.7", "alice")); w.Code != 429 {
+		t.Fatalf("locking POST: %d", w.Code)
+	}
+	ops := store.ops
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+		r := httptest.NewRequest(method, "/login", nil)
+		r.RemoteAddr = "203.0.113.7:1"
+		var admitted bool
+		serve(m.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, admitted = httpaxes.TicketFrom(r)
+			w.WriteHeader(http.StatusUnauthorized)
+		})), r)
+		if admitted {
+			t.Errorf("%s was admitted", method)
+		}
+	}
+	if w := serve(h, httptest.NewRequest(http.MethodGet, "/login", nil)); w.Code != 401 {
+		t.Errorf("GET of a locked client: %d, want the handler's 401", w.Code)
+	}
+	if store.ops != ops {
+		t.Errorf("GET, HEAD, OPTIONS touched the store")
+	}
+
+	// WithGuardedMethods narrows the guard.
+	m2 := newMiddleware(t, g, httpaxes.WithGuardedMethods(http.MethodPut))
+	if w := serve(m2.Protect(&wrongPassword{}), post("203.0.113.7", "alice")); w.Code != 401 {
+		t.Errorf("POST not in WithGuardedMethods: %d, want 401", w.Code)
+	}
+}
+
+func TestExplicitSettlement(t *testing.T) {
+	store := newMapStore()
+	g := newGuard(t, store, axes.Config{})
+	var (
+		results []axes.Result
+		errs    []error
+	)
+	mode := "fail"
+	h := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var res axes.Result
+		var err error
+		switch mode {
+		case "fail":
+			res, err = httpaxes.Fail(r)
+		case "succeed":
+			res, err = httpaxes.SucceedSession(r, "session-1")
+		}
+		results, errs = append(results, res), append(errs, err)
+		if _, err := httpaxes.Succeed(r); !errors.Is(err, axes.ErrSettled) {
+			t.Errorf("second settlement: %v, want ErrSettled", err)
+		}
+		if got, ok := httpaxes.ResultFrom(r); !ok || got.Verdict != res.Verdict {
+			t.Errorf("ResultFrom = %v %v", got, ok)
+		}
+		w.WriteHeader(http.StatusOK) // the status does not matter any more
+	}))
+	// Fail with a 200 response: counted.
+	if w := serve(h, post("203.0.113.7", "alice")); w.Code != 200 {
+		t.Errorf("explicit Fail: %d, want the handler's 200", w.Code)
+	}
+	if n := store.failures(t, g, "203.0.113.7"); n != 1 {
+		t.Errorf("failures %d, want 1", n)
+	}
+	// Succeed: the reservation is given back.
+	mode = "succeed"
+	serve(h, post("203.0.113.7", "alice"))
+	if n := store.failures(t, g, "203.0.113.7"); n != 1 {
+		t.Errorf("failures after success %d, want 1", n)
+	}
+	mode = "fail"
+	serve(h, post("203.0.113.7", "alice"))
+	w := serve(h, post("203.0.113.7", "alice"))
+	if w.Code != 429 {
+		t.Errorf("explicit Fail reaching the limit: %d, want 429 replacing the handler's 200", w.Code)
+	}
+	want := []axes.Verdict{axes.Invalid, axes.Allowed, axes.Invalid, axes.Locked}
+	for i, v := range want {
+		if results[i].Verdict != v || errs[i] != nil {
+			t.Errorf("settlement %d: %v, %v; want %v", i+1, results[i].Verdict, errs[i], v)
+		}
+	}
+
+	// Outside Protect.
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	if _, err := httpaxes.Fail(r); !errors.Is(err, httpaxes.ErrNotProtected) {
+		t.Errorf("Fail outside Protect: %v", err)
+	}
+	if _, err := httpaxes.Succeed(r); !errors.Is(err, httpaxes.ErrNotProtected) {
+		t.Errorf("Succeed outside Protect: %v", err)
+	}
+	if _, ok := httpaxes.TicketFrom(r); ok {
+		t.Error("TicketFrom outside Protect")
+	}
+	if _, ok := httpaxes.ResultFrom(r); ok {
+		t.Error("ResultFrom outside Protect")
+	}
+}
+
+func TestExplicitFailLockWithoutWriting(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{FailureLimit: 1})
+	h := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = httpaxes.Fail(r)
+	}))
+	if w := serve(h, post("203.0.113.7", "alice")); w.Code != 429 {
+		t.Errorf("status %d, want 429", w.Code)
+	}
+}
+
+func TestStatusSettlement(t *testing.T) {
+	tests := []struct {
+		name     string
+		handler  http.HandlerFunc
+		failures int
+	}{
+		{"401 fails", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(401) }, 1},
+		{"403 fails", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(403) }, 1},
+		{"200 succeeds", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }, 0},
+		{"303 succeeds", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/home", http.StatusSeeOther) }, 0},
+		{"no write is 200", func(w http.ResponseWriter, r *http.Request) {}, 0},
+		{"Write without status is 200", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hi")) }, 0},
+		{"500 releases", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }, 0},
+		{"400 releases", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(400) }, 0},
+		{"1xx then 401", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(103); w.WriteHeader(401) }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := newMapStore()
+			g := newGuard(t, store, axes.Config{})
+			serve(newMiddleware(t, g).Protect(tt.handler), post("203.0.113.7", "alice"))
+			if n := store.failures(t, g, "203.0.113.7"); n != tt.failures {
+				t.Errorf("failures %d, want %d", n, tt.failures)
+			}
+		})
+	}
+	// WithFailureStatuses replaces the set.
+	store := newMapStore()
+	g := newGuard(t, store, axes.Config{})
+	status := 0
+	h := newMiddleware(t, g, httpaxes.WithFailureStatuses(422)).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+	}))
+	status = 401
+	serve(h, post("203.0.113.7", "alice"))
+	if n := store.failures(t, g, "203.0.113.7"); n != 0 {
+		t.Errorf("401 with WithFailureStatuses(422): failures %d, want 0", n)
+	}
+	status = 422
+	serve(h, post("203.0.113.7", "alice"))
+	if n := store.failures(t, g, "203.0.113.7"); n != 1 {
+		t.Errorf("422 with WithFailureStatuses(422): failures %d, want 1", n)
+	}
+}
+
+func TestPanicKeepsTheCount(t *testing.T) {
+	store := newMapStore()
+	g := newGuard(t, store, axes.Config{})
+	h := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		panic("user database exploded")
+	}))
+	func() {
+		defer func() {
+			if v := recover(); v != "user database exploded" {
+				t.Errorf("recovered %v, want the handler's panic", v)
+			}
+		}()
+		serve(h, post("203.0.113.7", "alice"))
+	}()
+	if n := store.failures(t, g, "203.0.113.7"); n != 1 {
+		t.Errorf("failures after a panic %d, want 1 (the reservation stays)", n)
+	}
+
+	// Over a real server (which recovers the panic) the count holds too.
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = discardLogger()
+	srv.Start()
+	defer srv.Close()
+	for range 2 {
+		resp, err := srv.Client().PostForm(srv.URL, map[string][]string{"username": {"alice"}})
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+	}
+	if n := store.failures(t, g, "127.0.0.1"); n != 2 {
+		t.Errorf("failures over HTTP after 2 panics %d, want 2", n)
+	}
+}
+
+type flushRecorder struct {
+	*httptest.ResponseRecorder
+	flushes int
+}
+
+func (f *flushRecorder) Flush() { f.flushes++; f.ResponseRecorder.Flush() }
+
+// deadliner is a writer without Flush that supports SetWriteDeadline.
+type deadliner struct {
+	http.ResponseWriter
+	deadline time.Time
+}
+
+func (d *deadliner) SetWriteDeadline(t time.Time) error { d.deadline = t; return nil }
+
+func TestUnwrapAndFlush(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{})
+	m := newMiddleware(t, g)
+
+	// Flush is offered when the underlying writer flushes.
+	fr := &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
+	var isFlusher bool
+	m.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, isFlusher = w.(http.Flusher)
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("ResponseController.Flush: %v", err)
+		}
+	})).ServeHTTP(fr, post("203.0.113.7", "alice"))
+	if !isFlusher || fr.flushes != 1 || fr.Code != 200 {
+		t.Errorf("flusher %v, flushes %d, code %d", isFlusher, fr.flushes, fr.Code)
+	}
+
+	// Without Flush underneath, none is offered; Unwrap reaches the
+	// writer's other abilities.
+	d := &deadliner{ResponseWriter: httptest.NewRecorder()}
+	when := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	m.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := w.(http.Flusher); ok {
+			t.Error("wrapper offers Flush over a writer without it")
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok || u.Unwrap() != http.ResponseWriter(d) {
+			t.Error("Unwrap does not return the underlying writer")
+		}
+		if err := http.NewResponseController(w).SetWriteDeadline(when); err != nil {
+			t.Errorf("SetWriteDeadline through Unwrap: %v", err)
+		}
+	})).ServeHTTP(d, post("203.0.113.7", "alice"))
+	if !d.deadline.Equal(when) {
+		t.Errorf("deadline %v", d.deadline)
+	}
+}
+
+func TestJSONUsernameAndBodyRestored(t *testing.T) {
+	store := newMapStore()
+	g := newGuard(t, store, axes.Config{LockoutParameters: []axes.Group{{axes.ParamUsername}}})
+	var seenBody []byte
+	var seenUser string
+	h := newMiddleware(t, g, httpaxes.WithMaxBodyBytes(256)).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seenBody, _ = io.ReadAll(r.Body)
+		if tk, ok := httpaxes.TicketFrom(r); ok {
+			seenUser = tk.Identity().Username
+		}
+		w.WriteHeader(401)
+	}))
+	tests := []struct {
+		name, ctype, body, user string
+	}{
+		{"object", "application/json", `{"username":"Alice","password":"pw"}`, "alice"},
+		{"charset and +json", "application/vnd.api+json; charset=utf-8", `{"username":"bob"}`, "bob"},
+		{"case-insensitive, last wins like encoding/json", "application/json", `{"username":"victim","USERNAME":"carol"}`, "carol"},
+		{"number", "application/json", `{"username":42}`, ""},
+		{"object value", "application/json", `{"username":{"x":1}}`, ""},
+		{"array", "application/json", `["username"]`, ""},
+		{"malformed", "application/json", `{"username":"dave"`, ""},
+		{"empty", "application/json", ``, ""},
+		{"too long", "application/json", `{"username":"erin","pad":"` + strings.Repeat("x", 300) + `"}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seenBody, seenUser = nil, "unset"
+			r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", tt.ctype)
+			serve(h, r)
+			if !bytes.Equal(seenBody, []byte(tt.body)) {
+				t.Errorf("handler read %q, want the whole body %q", seenBody, tt.body)
+			}
+			if seenUser != tt.user {
+				t.Errorf("guarded username %q, want %q", seenUser, tt.user)
+			}
+		})
+	}
+	// The username bucket of "alice" counted one failure.
+	res, err := g.Status(t.Context(), axes.Identity{Username: "alice"})
+	if err != nil || res.Failures != 1 {
+		t.Errorf("alice: %d failures, %v", res.Failures, err)
+	}
+}
+
+func TestFormUsername(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{UsernameFormField: "email"})
+	var got []string
+	h := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tk, _ := httpaxes.TicketFrom(r)
+		got = append(got, tk.Identity().Username, r.PostFormValue("password"))
+	}))
+	r := httptest.NewRequest(http.MethodPost, "/login?email=query", strings.NewReader("email=Ann%40x.example&password=pw"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	serve(h, r)
+	r = httptest.NewRequest(http.MethodPost, "/login?email=q@x", strings.NewReader("password=pw"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	serve(h, r)
+	want := []string{"ann@x.example", "pw", "q@x", "pw"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestUsernameFuncAndClientIPOptions(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{})
+	var id axes.Identity
+	h := newMiddleware(t, g,
+		httpaxes.WithUsernameFunc(func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil }),
+		httpaxes.WithClientIP(func(r *http.Request) (netip.Addr, error) { return netip.MustParseAddr("192.0.2.99"), nil }),
+	).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tk, _ := httpaxes.TicketFrom(r)
+		id = tk.Identity()
+	}))
+	r := post("203.0.113.7", "ignored")
+	r.Header.Set("X-User", "Frank")
+	r.Header.Set("User-Agent", "test-agent")
+	serve(h, r)
+	if id.Username != "frank" || id.IP.String() != "192.0.2.99" || id.UserAgent != "test-agent" || id.Path != "/login" || id.Method != "POST" {
+		t.Errorf("identity %+v", id)
+	}
+}
+
+func TestErrorsFailClosed(t *testing.T) {
+	check := &wrongPassword{}
+	tests := []struct {
+		name  string
+		store axes.Store
+		opts  []httpaxes.Option
+		ip    string
+	}{
+		{"store down", brokenStore{}, nil, "203.0.113.7:1"},
+		{"username func error", newMapStore(), []httpaxes.Option{httpaxes.WithUsernameFunc(func(*http.Request) (string, error) {
+			return "", errors.New("no")
+		})}, "203.0.113.7:1"},
+		{"no client IP", newMapStore(), nil, "@"},
+		{"client IP func error", newMapStore(), []httpaxes.Option{httpaxes.WithClientIP(func(*http.Request) (netip.Addr, error) {
+			return netip.Addr{}, errors.New("no")
+		})}, "203.0.113.7:1"},
+		{"no IP for an IP group", newMapStore(), []httpaxes.Option{httpaxes.WithClientIP(func(*http.Request) (netip.Addr, error) {
+			return netip.Addr{}, nil
+		})}, "203.0.113.7:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGuard(t, tt.store, axes.Config{})
+			opts := append([]httpaxes.Option{httpaxes.WithLogger(discardSlog())}, tt.opts...)
+			r := post("0", "alice")
+			r.RemoteAddr = tt.ip
+			w := serve(newMiddleware(t, g, opts...).Protect(check), r)
+			if w.Code != http.StatusServiceUnavailable || w.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("status %d, headers %v; want 503 no-store", w.Code, w.Header())
+			}
+			if strings.Contains(w.Body.String(), "secret") {
+				t.Error("the password leaked into the error response")
+			}
+		})
+	}
+	if check.count() != 0 {
+		t.Errorf("the handler ran %d times unguarded", check.count())
+	}
+
+	// A custom error handler gets the error.
+	var got error
+	g := newGuard(t, brokenStore{}, axes.Config{})
+	m := newMiddleware(t, g, httpaxes.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		got = err
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	if w := serve(m.Protect(check), post("203.0.113.7", "alice")); w.Code != http.StatusTeapot || !errors.Is(got, errBroken) {
+		t.Errorf("custom error handler: %d, %v", w.Code, got)
+	}
+}
+
+func TestDisabledGuardPassesEverything(t *testing.T) {
+	store := newMapStore()
+	g := newGuard(t, store, axes.Config{Disabled: true, FailureLimit: 1})
+	check := &wrongPassword{}
+	h := newMiddleware(t, g).Protect(check)
+	for i := range 5 {
+		r := post("203.0.113.7", "alice")
+		if i == 4 {
+			r.RemoteAddr = "@" // not even an address is needed
+		}
+		if w := serve(h, r); w.Code != 401 {
+			t.Errorf("attempt %d: %d, want 401", i+1, w.Code)
+		}
+	}
+	if check.count() != 5 || store.ops != 0 {
+		t.Errorf("checks %d, store ops %d; want 5 and 0", check.count(), store.ops)
+	}
+	// Explicit settlement works and reports no lock.
+	h = newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if res, err := httpaxes.Fail(r); err != nil || res.Verdict != axes.Invalid {
+			t.Errorf("Fail under a disabled guard: %v, %v", res.Verdict, err)
+		}
+	}))
+	serve(h, post("203.0.113.7", "alice"))
+}
+
+func TestAuthenticate(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{})
+	m := newMiddleware(t, g, httpaxes.WithLogger(discardSlog()))
+	var checks atomic.Int32
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Username, Password string }
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		res, ok := m.Authenticate(w, r, req.Username, func(ctx context.Context) (bool, error) {
+			checks.Add(1)
+			if req.Password == "boom" {
+				return false, errors.New("user db down")
+			}
+			return req.Password == "right", nil
+		})
+		if !ok {
+			return
+		}
+		if res.Verdict != axes.Allowed {
+			http.Error(w, "invalid", http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte("welcome"))
+	})
+	call := func(body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/api/login", strings.NewReader(body))
+		r.Header.Set("Accept", "application/json")
+		return serve(login, r)
+	}
+	if w := call(`{"username":"alice","password":"right"}`); w.Code != 200 || w.Body.String() != "welcome" {
+		t.Errorf("right password: %d %q", w.Code, w.Body)
+	}
+	if w := call(`{"username":"alice","password":"boom"}`); w.Code != 503 {
+		t.Errorf("check error: %d, want 503", w.Code)
+	}
+	for i, want := range []int{401, 401, 429, 429} {
+		w := call(`{"username":"alice","password":"wrong"}`)
+		if w.Code != want {
+			t.Errorf("wrong password %d: %d, want %d", i+1, w.Code, want)
+		}
+		if want == 429 && !strings.Contains(w.Body.String(), `"failure_limit":3`) {
+			t.Errorf("lockout body %s", w.Body)
+		}
+	}
+	if checks.Load() != 5 {
+		t.Errorf("checks %d, want 5 (none while locked)", checks.Load())
+	}
+	id, err := m.Identity(httptest.NewRequest(http.MethodPost, "/api/login", nil), "zoe")
+	if err != nil || id.IP.String() != "192.0.2.1" || id.Username != "zoe" {
+		t.Errorf("Identity = %+v, %v", id, err)
+	}
+
+	// Under Protect it refuses instead of counting twice.
+	var ok bool
+	h := m.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, ok = m.Authenticate(w, r, "alice", func(context.Context) (bool, error) { return true, nil })
+	}))
+	if w := serve(h, post("203.0.113.9", "alice")); ok || w.Code != 503 {
+		t.Errorf("Authenticate under Protect: ok %v, %d", ok, w.Code)
+	}
+}
+
+func TestNewValidatesOptions(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{})
+	bad := []httpaxes.Option{
+		httpaxes.WithUsernameFunc(nil),
+		httpaxes.WithClientIP(nil),
+		httpaxes.WithLockoutHandler(nil),
+		httpaxes.WithTemplate(nil),
+		httpaxes.WithFailureStatuses(),
+		httpaxes.WithFailureStatuses(200),
+		httpaxes.WithGuardedMethods(),
+		httpaxes.WithErrorHandler(nil),
+		httpaxes.WithMaxBodyBytes(0),
+		httpaxes.WithLogger(nil),
+	}
+	for i, o := range bad {
+		if _, err := httpaxes.New(g, o); err == nil {
+			t.Errorf("option %d: no error", i)
+		}
+	}
+	if _, err := httpaxes.New(nil); err == nil {
+		t.Error("New(nil): no error")
+	}
+}

@@ -1,0 +1,158 @@
+package httpaxes_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/httpaxes"
+)
+
+// mapStore is a minimal axes.Store for these tests: a map under a mutex,
+// with every decision made by op.Apply.
+type mapStore struct {
+	mu   sync.Mutex
+	recs map[string]axes.Record
+	ops  int
+}
+
+func newMapStore() *mapStore { return &mapStore{recs: map[string]axes.Record{}} }
+
+func (s *mapStore) Do(_ context.Context, op *axes.Op) (axes.Outcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ops++
+	keys := op.Keys()
+	recs := make([]axes.Record, len(keys))
+	for i, k := range keys {
+		recs[i] = s.recs[k]
+	}
+	out, o := op.Apply(recs)
+	for i, k := range keys {
+		if out[i].Failures <= 0 {
+			delete(s.recs, k)
+		} else {
+			s.recs[k] = out[i]
+		}
+	}
+	return o, nil
+}
+
+func (s *mapStore) Close() error { return nil }
+
+// failures returns the count of the lockout bucket of ip.
+func (s *mapStore) failures(t *testing.T, g *axes.Guard, ip string) int {
+	t.Helper()
+	res, err := g.Status(context.Background(), axes.Identity{IP: mustAddr(t, ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Failures
+}
+
+// brokenStore fails every operation.
+type brokenStore struct{}
+
+var errBroken = errors.New("store is down")
+
+func (brokenStore) Do(context.Context, *axes.Op) (axes.Outcome, error) {
+	return axes.Outcome{}, errBroken
+}
+func (brokenStore) Close() error { return nil }
+
+// fakeClock is a settable clock for axes.WithClock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newGuard(t testing.TB, store axes.Store, cfg axes.Config, opts ...axes.Option) *axes.Guard {
+	t.Helper()
+	g, err := axes.New(store, cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func newMiddleware(t testing.TB, g *axes.Guard, opts ...httpaxes.Option) *httpaxes.Middleware {
+	t.Helper()
+	m, err := httpaxes.New(g, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func mustAddr(t testing.TB, s string) netip.Addr {
+	t.Helper()
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// wrongPassword is a login handler that rejects everyone, counting checks.
+type wrongPassword struct {
+	mu     sync.Mutex
+	checks int
+}
+
+func (h *wrongPassword) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	h.checks++
+	h.mu.Unlock()
+	http.Error(w, "invalid credentials", http.StatusUnauthorized)
+}
+
+func (h *wrongPassword) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.checks
+}
+
+// post builds a form login request from ip.
+func post(ip, username string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("username="+username+"&password=secret"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.RemoteAddr = ip + ":4321"
+	return r
+}
+
+// serve runs h on r and returns the recorded response.
+func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func discardSlog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }

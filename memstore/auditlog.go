@@ -1,0 +1,185 @@
+package memstore
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/goaxes/axes"
+)
+
+// LogLogin records a successful login. When the access log is full, the
+// entry recorded first is dropped.
+func (s *Store) LogLogin(ctx context.Context, e axes.AccessEntry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	s.access = append(s.access, e)
+	if excess := len(s.access) - s.maxLogEntries; excess > 0 {
+		clear(s.access[:excess])
+		s.access = s.access[excess:]
+	}
+	return nil
+}
+
+// LogLogout sets the logout time of the open login entries of username
+// whose session hash equals sessionHash ("" matches entries recorded
+// without a session) and returns how many it closed.
+func (s *Store) LogLogout(ctx context.Context, username, sessionHash string, at time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range s.access {
+		e := &s.access[i]
+		if e.Username == username && e.SessionHash == sessionHash && e.LogoutTime.IsZero() {
+			e.LogoutTime = at
+			n++
+		}
+	}
+	return n, nil
+}
+
+// LogFailure records one failed attempt, then keeps at most perUser
+// failure entries for its username (0: no cap), dropping those with the
+// oldest Time. When the failure log is full, the entry recorded first is
+// dropped.
+func (s *Store) LogFailure(ctx context.Context, e axes.FailureEntry, perUser int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
+	s.failures = append(s.failures, e)
+	s.failuresOf[e.Username]++
+	if excess := len(s.failures) - s.maxLogEntries; excess > 0 {
+		for _, old := range s.failures[:excess] {
+			s.dropFailureOf(old.Username, 1)
+		}
+		clear(s.failures[:excess])
+		s.failures = s.failures[excess:]
+	}
+	if perUser > 0 {
+		if excess := s.failuresOf[e.Username] - perUser; excess > 0 {
+			s.trimFailuresOf(e.Username, excess)
+		}
+	}
+	return nil
+}
+
+func (s *Store) dropFailureOf(username string, n int) {
+	if s.failuresOf[username] <= n {
+		delete(s.failuresOf, username)
+		return
+	}
+	s.failuresOf[username] -= n
+}
+
+// trimFailuresOf removes the n oldest failure entries of username.
+func (s *Store) trimFailuresOf(username string, n int) {
+	var idx []int
+	for i, e := range s.failures {
+		if e.Username == username {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		return s.failures[a].Time.Compare(s.failures[b].Time)
+	})
+	drop := make(map[int]bool, n)
+	for _, i := range idx[:min(n, len(idx))] {
+		drop[i] = true
+	}
+	kept := s.failures[:0]
+	for i, e := range s.failures {
+		if !drop[i] {
+			kept = append(kept, e)
+		}
+	}
+	clear(s.failures[len(kept):])
+	s.failures = kept
+	s.dropFailureOf(username, len(drop))
+}
+
+// newestFirst returns the entries of username ("" for every user), newest
+// Time first (among equal times, the entry recorded last first), at most
+// limit of them (limit <= 0: all).
+func newestFirst[E any](entries []E, who func(*E) string, when func(*E) time.Time, username string, limit int) []E {
+	var out []E
+	for i := len(entries) - 1; i >= 0; i-- {
+		if username == "" || who(&entries[i]) == username {
+			out = append(out, entries[i])
+		}
+	}
+	slices.SortStableFunc(out, func(a, b E) int { return when(&b).Compare(when(&a)) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// AccessLog returns the login entries of username ("" for every user),
+// newest first; limit <= 0 means all.
+func (s *Store) AccessLog(ctx context.Context, username string, limit int) ([]axes.AccessEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	return newestFirst(s.access,
+		func(e *axes.AccessEntry) string { return e.Username },
+		func(e *axes.AccessEntry) time.Time { return e.Time },
+		username, limit), nil
+}
+
+// FailureLog returns the failure entries of username ("" for every user),
+// newest first; limit <= 0 means all.
+func (s *Store) FailureLog(ctx context.Context, username string, limit int) ([]axes.FailureEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(ctx); err != nil {
+		return nil, err
+	}
+	return newestFirst(s.failures,
+		func(e *axes.FailureEntry) string { return e.Username },
+		func(e *axes.FailureEntry) time.Time { return e.Time },
+		username, limit), nil
+}
+
+// PruneAccessLog deletes the login entries with Time before before (all of
+// them when before is zero) and returns how many it deleted.
+func (s *Store) PruneAccessLog(ctx context.Context, before time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(ctx); err != nil {
+		return 0, err
+	}
+	n := len(s.access)
+	s.access = slices.DeleteFunc(s.access, func(e axes.AccessEntry) bool {
+		return before.IsZero() || e.Time.Before(before)
+	})
+	return n - len(s.access), nil
+}
+
+// PruneFailureLog deletes the failure entries with Time before before (all
+// of them when before is zero) and returns how many it deleted.
+func (s *Store) PruneFailureLog(ctx context.Context, before time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usable(ctx); err != nil {
+		return 0, err
+	}
+	n := len(s.failures)
+	s.failures = slices.DeleteFunc(s.failures, func(e axes.FailureEntry) bool {
+		if before.IsZero() || e.Time.Before(before) {
+			s.dropFailureOf(e.Username, 1)
+			return true
+		}
+		return false
+	})
+	return n - len(s.failures), nil
+}
