@@ -427,3 +427,32 @@ func TestFailureLimitFunc(t *testing.T) {
 		t.Errorf("alice = %s", got)
 	}
 }
+
+func TestExplain(t *testing.T) {
+	g, _, c := newGuard(t, Config{CoolOff: time.Hour, LockoutParameters: []Group{{ParamUsername}, {ParamIPAddress}},
+		IPDenylist: []netip.Prefix{netip.MustParsePrefix("9.9.9.0/24")}})
+	verdicts(t, g, "alice", ip1, false, 3)
+	ex, err := g.Explain(context.Background(), Identity{IP: ip2, Username: "Alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Verdict != Locked || len(ex.Buckets) != 2 || !strings.Contains(ex.Reason, "locked by the username bucket") {
+		t.Fatalf("Explain = %+v", ex)
+	}
+	u := ex.Buckets[0]
+	if u.Bucket.Username != "alice" || u.Failures != 3 || !u.Locked || !u.LockedUntil.Equal(c.Now().Add(time.Hour)) {
+		t.Errorf("username bucket = %+v", u)
+	}
+	if ip := ex.Buckets[1]; ip.Failures != 0 || ip.Locked {
+		t.Errorf("IP bucket of 2.2.2.2 = %+v, want empty", ip)
+	}
+	ex, _ = g.Explain(context.Background(), Identity{IP: netip.MustParseAddr("9.9.9.9")})
+	if ex.Verdict != Denied || !strings.Contains(ex.Reason, "deny list") {
+		t.Errorf("denied Explain = %+v", ex)
+	}
+	// Explaining counts nothing.
+	ex, _ = g.Explain(context.Background(), Identity{IP: ip2, Username: "bob"})
+	if ex.Verdict != Allowed || ex.Buckets[0].Failures != 0 {
+		t.Errorf("bob Explain = %+v", ex)
+	}
+}

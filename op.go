@@ -192,6 +192,9 @@ type Outcome struct {
 	LocksOnFailure  bool
 	FailLockedUntil time.Time
 	FailBucket      Bucket
+	// Records holds the live records of an OpPeek, in the op's bucket
+	// order (stores return what Apply computed); nil for other kinds.
+	Records []Record
 }
 
 // Apply computes the effect of op. recs[i] holds the stored record for
@@ -222,7 +225,9 @@ func (op *Op) Apply(recs []Record) ([]Record, Outcome) {
 	var o Outcome
 	switch op.Kind {
 	case OpPeek:
+		p.stamp(out, now)
 		o = p.summarise(op.Buckets, out, now)
+		o.Records = append([]Record(nil), out...)
 		return out, o
 	case OpAdmit:
 		before := p.summarise(op.Buckets, out, now)
