@@ -19,6 +19,7 @@ const (
 	LevelError
 )
 
+// String returns the level's name: info, warning or error.
 func (l Level) String() string {
 	switch l {
 	case LevelInfo:
@@ -43,6 +44,7 @@ type Finding struct {
 	Hint    string `json:"hint,omitempty"`
 }
 
+// String formats the finding as Django prints a system-check message.
 func (f Finding) String() string {
 	s := fmt.Sprintf("%s (%s): %s", f.Code, f.Level, f.Message)
 	if f.Hint != "" {

@@ -245,6 +245,7 @@ type ConfigError struct {
 	Problem string
 }
 
+// Error names the field, its variable and the problem.
 func (e *ConfigError) Error() string {
 	if e.Env != "" {
 		return fmt.Sprintf("axes: %s (%s): %s", e.Field, e.Env, e.Problem)

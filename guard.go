@@ -44,6 +44,7 @@ const (
 	Denied
 )
 
+// String returns the verdict's name in lower case.
 func (v Verdict) String() string {
 	switch v {
 	case Undecided:
@@ -97,6 +98,7 @@ type LockoutError struct {
 	Result Result
 }
 
+// Error says which bucket locks the client and until when.
 func (e *LockoutError) Error() string {
 	if e.Result.Verdict == Denied {
 		return "axes: client denied"

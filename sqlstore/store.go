@@ -41,6 +41,7 @@ type SchemaError struct {
 	Latest  int // the version this build needs
 }
 
+// Error names both versions and the command that fixes the schema.
 func (e *SchemaError) Error() string {
 	return fmt.Sprintf("axes: schema version %d, binary needs %d: run axes migrate", e.Current, e.Latest)
 }
