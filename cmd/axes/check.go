@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/goaxes/axes"
+)
+
+// checkDescriptions is what axes check --list says about each code.
+var checkDescriptions = map[string]string{
+	axes.CheckProcessLocalStore:   "the store keeps its counters in one process (memory:); instances do not share them",
+	axes.CheckResponseNotWired:    "no lockout response is wired (reported by Guard.Check in the application only)",
+	axes.CheckCheckNotWrapped:     "the credential check is not guarded (reported by Guard.Check in the application only)",
+	axes.CheckDeprecatedSetting:   "a deprecated django-axes setting is set (AXES_ONLY_USER_FAILURES ...)",
+	axes.CheckInvalidValue:        "a setting has an invalid value, or the configuration file cannot be read",
+	axes.CheckNoIPParameter:       "no lockout parameter group includes ip_address",
+	axes.CheckTiersWithCoolOff:    "lockout tiers and a cool-off are both set; the cool-off is ignored",
+	axes.CheckTiersInvalid:        "the lockout tiers are not usable",
+	axes.CheckProxiesTrustAll:     "the trusted proxies include every address, so any client can forge its IP",
+	axes.CheckHeaderWithoutProxy:  "a forwarding header is set but no trusted proxy, so the header is ignored",
+	axes.CheckCoolOffBelowWindow:  "the cool-off is shorter than the failure window",
+	axes.CheckUsernamePermanent:   "username lockout without a cool-off: anyone can lock any account until reset",
+	axes.CheckStoreUnreachable:    "the store cannot be opened or does not answer",
+	axes.CheckSchemaBehind:        "the database schema is older than this build (run axes migrate)",
+	axes.CheckLimitBelowOne:       "the failure limit is below 1",
+	axes.CheckOnlyAllowlistEmpty:  "only the allow list may log in, and it is empty",
+	axes.CheckSchemaAhead:         "the database schema is newer than this build",
+	axes.CheckCheckSilencedUnused: "silenced_checks names a code that does not exist",
+}
+
+// check reports the findings about the configuration, the environment and
+// the store.
+func (c *cli) check(ctx context.Context, args []string) error {
+	cmd := newCommand("check", "[--store DSN] [--config FILE] [--json] [--strict] [--list] [--SETTING VALUE ...]",
+		`Check the configuration (file, environment and flags), the deprecated
+settings in the environment, and the store (it opens, answers, and has the
+schema this build needs). Each finding has a code, a level, a message and a
+hint; the codes listed in silenced_checks (AXES_SILENCED_CHECKS) are left out.
+
+axes.W002 and axes.W003 are about the running application (is the lockout
+response wired, is the credential check guarded): axes check cannot see the
+application and does not report them. Call Guard.Check at start-up for those.
+
+Exit status: 1 when any finding is an error (or, with --strict, a warning),
+0 otherwise; 2 for a usage error.`)
+	var cf commonFlags
+	cf.register(cmd.fs, c.lookup)
+	jsonOut := cmd.fs.Bool("json", false, `print the findings as a JSON array of {"code", "level", "message", "hint"}`)
+	strict := cmd.fs.Bool("strict", false, "fail on warnings too")
+	list := cmd.fs.Bool("list", false, "list every check code with what it means, and exit")
+	sf := cmd.withSettings()
+	if _, err := cmd.parse(args, 0, 0, c.stdout, c.stderr); err != nil {
+		return err
+	}
+	if *list {
+		return c.listChecks()
+	}
+
+	s := loadSettings(cmd.fs, cf, sf, c.lookup)
+	var all []axes.Finding
+	for _, p := range s.problems {
+		code := axes.CheckInvalidValue
+		var ce *axes.ConfigError
+		if errors.As(p, &ce) && ce.Field == "Tiers" {
+			code = axes.CheckTiersInvalid
+		}
+		all = append(all, axes.Finding{Code: code, Level: axes.LevelError, Message: p.Error(),
+			Hint: "Fix the value; the guard refuses to start with it."})
+	}
+	all = append(all, s.cfg.Check()...)
+	all = append(all, axes.CheckEnv(c.lookup)...)
+	st, err := c.open(ctx, cf.store)
+	if err != nil {
+		all = append(all, axes.Finding{Code: axes.CheckStoreUnreachable, Level: axes.LevelError,
+			Message: fmt.Sprintf("The store cannot be opened: %v", err),
+			Hint:    "Check --store (or AXES_STORE)."})
+	} else {
+		defer st.Close()
+		for _, f := range axes.CheckStore(ctx, st) {
+			if f.Hint == "Run axes migrate." {
+				f.Hint = "Run axes migrate --store " + maskDSN(cf.store) + "."
+			}
+			all = append(all, f)
+		}
+	}
+	shown := axes.Silence(all, s.cfg.SilencedChecks)
+	silenced := len(all) - len(shown)
+
+	if *jsonOut {
+		if shown == nil {
+			shown = []axes.Finding{}
+		}
+		if err := writeJSON(c.stdout, shown); err != nil {
+			return err
+		}
+	} else {
+		printFindings(c.stdout, shown, silenced)
+	}
+	for _, f := range shown {
+		if f.Level >= axes.LevelError || (*strict && f.Level >= axes.LevelWarning) {
+			return errReported
+		}
+	}
+	return nil
+}
+
+// printFindings writes the findings as Django's check command does, one
+// block per finding, then the count.
+func printFindings(w io.Writer, fs []axes.Finding, silenced int) {
+	for _, f := range fs {
+		fmt.Fprintf(w, "%s\n\n", f)
+	}
+	switch len(fs) {
+	case 0:
+		fmt.Fprintf(w, "System check identified no issues (%d silenced).\n", silenced)
+	case 1:
+		fmt.Fprintf(w, "System check identified 1 issue (%d silenced).\n", silenced)
+	default:
+		fmt.Fprintf(w, "System check identified %d issues (%d silenced).\n", len(fs), silenced)
+	}
+}
+
+func (c *cli) listChecks() error {
+	for _, code := range axes.CheckCodes() {
+		d, ok := checkDescriptions[code]
+		if !ok {
+			d = "(no description in this version of the command)"
+		}
+		fmt.Fprintf(c.stdout, "%-10s %s\n", code, d)
+	}
+	return nil
+}

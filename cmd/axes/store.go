@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/memstore"
+	"github.com/goaxes/axes/sqlstore"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+)
+
+// defaultStore is where the demo and the commands keep their data when no
+// --store is given.
+const defaultStore = "sqlite:axes.db"
+
+// openStore opens the store a DSN names. migrate applies the schema first
+// (the demo does, so that it needs no set-up).
+func openStore(ctx context.Context, dsn string, migrate bool) (axes.Store, error) {
+	scheme, rest, ok := strings.Cut(dsn, ":")
+	if !ok {
+		return nil, fmt.Errorf("axes: store %q: a store is written SCHEME:..., such as memory: or sqlite:axes.db", maskDSN(dsn))
+	}
+	switch scheme {
+	case "memory", "mem":
+		return memstore.New(), nil
+	case "sqlite", "sqlite3", "file":
+		path := strings.TrimPrefix(rest, "//")
+		if path == "" {
+			return nil, fmt.Errorf("axes: store %q: sqlite needs a file path, such as sqlite:axes.db", dsn)
+		}
+		db, err := sql.Open("sqlite", sqlstore.SQLiteDSN(path))
+		if err != nil {
+			return nil, fmt.Errorf("axes: store %q: %w", maskDSN(dsn), err)
+		}
+		var opts []sqlstore.Option
+		if migrate {
+			opts = append(opts, sqlstore.AutoMigrate())
+		}
+		s, err := sqlstore.New(db, sqlstore.SQLite, opts...)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("axes: store %q: %w", maskDSN(dsn), err)
+		}
+		if migrate {
+			if _, err := s.Migrate(ctx); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("axes: store %q: %w", maskDSN(dsn), err)
+			}
+		}
+		return &closingStore{Store: s, db: db}, nil
+	case "postgres", "postgresql", "mysql", "redis", "rediss", "memcache":
+		return nil, fmt.Errorf("axes: store %q: the %s store is not part of this build yet; use memory: or sqlite:PATH", maskDSN(dsn), scheme)
+	}
+	return nil, fmt.Errorf("axes: store %q: unknown scheme %q; use memory: or sqlite:PATH", maskDSN(dsn), scheme)
+}
+
+// closingStore closes the connection pool the command opened for a SQL
+// store (sqlstore leaves the caller's pool open).
+type closingStore struct {
+	*sqlstore.Store
+	db *sql.DB
+}
+
+func (c *closingStore) Close() error {
+	return errors.Join(c.Store.Close(), c.db.Close())
+}
+
+// commonFlags are the flags every command that touches a store shares.
+type commonFlags struct {
+	store  string
+	config string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet, lookup env) {
+	c.registerStore(fs, lookup)
+	fs.StringVar(&c.config, "config", "", "a JSON configuration `FILE` (env AXES_CONFIG)")
+}
+
+// registerStore registers --store alone, for commands that read no
+// settings.
+func (c *commonFlags) registerStore(fs *flag.FlagSet, lookup env) {
+	def := defaultStore
+	if v, ok := lookup("AXES_STORE"); ok && v != "" {
+		def = v
+	}
+	fs.StringVar(&c.store, "store", def, "the store `DSN`: sqlite:PATH, or memory: (empty in every run) (env AXES_STORE)")
+}
+
+// settingFlags registers one flag per setting (--failure-limit for
+// AXES_FAILURE_LIMIT, ...); their values are applied after the file and the
+// environment, so flags win.
+type settingFlags map[string]*string
+
+func registerSettings(fs *flag.FlagSet) settingFlags {
+	sf := settingFlags{}
+	for _, name := range axes.EnvNames() {
+		if !strings.HasPrefix(name, "AXES_") || isDeprecated(name) {
+			continue
+		}
+		flagName := settingFlagName(name)
+		sf[name] = fs.String(flagName, "", fmt.Sprintf("%s: %s", name, axes.Describe(name)))
+	}
+	return sf
+}
+
+func isDeprecated(name string) bool {
+	for _, d := range axes.DeprecatedSettings {
+		if d == name {
+			return true
+		}
+	}
+	return false
+}
+
+// parseFlags parses args and turns -h and bad flags into errUsage.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "axes %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}
+
+// runMigrate applies the schema and says what it did.
+func runMigrate(ctx context.Context, args []string, lookup env, stdout, stderr io.Writer) error {
+	cmd := newCommand("migrate", "[--store DSN]",
+		"Create the database (for sqlite:PATH, the file) and apply every schema migration it lacks.\nIt is idempotent: a second run applies nothing.")
+	var c commonFlags
+	c.registerStore(cmd.fs, lookup)
+	if _, err := cmd.parse(args, 0, 0, stdout, stderr); err != nil {
+		return err
+	}
+	s, err := openStore(ctx, c.store, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	m, ok := s.(axes.Migrator)
+	if !ok {
+		fmt.Fprintf(stdout, "The store %s has no schema; nothing to migrate.\n", c.store)
+		return nil
+	}
+	applied, err := m.Migrate(ctx)
+	if err != nil {
+		return fmt.Errorf("axes migrate: %w", err)
+	}
+	_, latest, err := m.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("axes migrate: %w", err)
+	}
+	if len(applied) == 0 {
+		fmt.Fprintf(stdout, "No migrations to apply; the schema is at version %d.\n", latest)
+		return nil
+	}
+	for _, name := range applied {
+		fmt.Fprintf(stdout, "Applied %s\n", name)
+	}
+	fmt.Fprintf(stdout, "The schema is at version %d.\n", latest)
+	return nil
+}
