@@ -112,28 +112,41 @@ func (e *env) fresh(t *testing.T) axes.Store {
 	return newEnv(t, e.factory).s
 }
 
-// clock is a fake clock for the guard.
-type clock struct {
+// Clock is a fake clock for tests: pass its Now to axes.WithClock and move
+// it with Set or Advance. It is safe for concurrent use.
+type Clock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
-func newClock() *clock { return &clock{now: base} }
+// NewClock returns a clock that reads t until it is moved.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
 
-func (c *clock) Now() time.Time {
+func newClock() *Clock { return NewClock(base) }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
-func (c *clock) Set(t time.Time) {
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = t
 }
 
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 // newGuard returns a guard over s reading clk.
-func newGuard(t *testing.T, s axes.Store, cfg axes.Config, clk *clock) *axes.Guard {
+func newGuard(t *testing.T, s axes.Store, cfg axes.Config, clk *Clock) *axes.Guard {
 	t.Helper()
 	g, err := axes.New(s, cfg, axes.WithClock(clk.Now))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/axestest"
 	"github.com/goaxes/axes/httpaxes"
 )
 
@@ -46,7 +47,7 @@ func TestISO8601(t *testing.T) {
 
 // lockedResult returns a real lockout result: limit 3, cool-off 30m,
 // locked at clock's time.
-func lockedResult(t *testing.T, clock *fakeClock) (*axes.Guard, axes.Result) {
+func lockedResult(t *testing.T, clock *axestest.Clock) (*axes.Guard, axes.Result) {
 	t.Helper()
 	g := newGuard(t, newMapStore(), axes.Config{CoolOff: 30 * time.Minute}, axes.WithClock(clock.Now))
 	var res axes.Result

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/axestest"
 	"github.com/goaxes/axes/httpaxes"
 )
 
@@ -70,26 +71,9 @@ func (brokenStore) Do(context.Context, *axes.Op) (axes.Outcome, error) {
 }
 func (brokenStore) Close() error { return nil }
 
-// fakeClock is a settable clock for axes.WithClock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFakeClock returns the tests' clock, at a fixed start.
+func newFakeClock() *axestest.Clock {
+	return axestest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 func newGuard(t testing.TB, store axes.Store, cfg axes.Config, opts ...axes.Option) *axes.Guard {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/axestest"
 	"github.com/goaxes/axes/memstore"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -60,24 +61,6 @@ var testUsers = sync.OnceValues(func() (map[string][]byte, error) {
 })
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// fakeClock is the guard's clock; scenarios move it, nothing sleeps.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // storeKind opens a fresh, empty store for one harness.
 type storeKind struct {
@@ -237,13 +220,13 @@ type site struct {
 	base     string
 	lockCode int
 	lockMsg  string // the plain-text lockout body, without the newline
-	clock    *fakeClock
+	clock    *axestest.Clock
 
 	mu      sync.Mutex
 	clients map[string]*http.Client
 }
 
-func newSite(base string, cfg axes.Config, clock *fakeClock) *site {
+func newSite(base string, cfg axes.Config, clock *axestest.Clock) *site {
 	eff := cfg.Effective()
 	msg := eff.PermalockMessage
 	if cfg.HasCoolOff() {
@@ -407,7 +390,7 @@ func newHarness(t *testing.T, k storeKind, cfg axes.Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{t: t0}
+	clock := axestest.NewClock(t0)
 	h := &harness{cfg: cfg, store: k.open(t)}
 	g, err := axes.New(h.store, cfg,
 		axes.WithClock(clock.Now),
