@@ -180,9 +180,14 @@ func scenarios() []scenario {
 		)},
 
 		// Lockout parameter combinations.
-		// (S13 also asks for check W006; the core has no Config.Check yet.)
 		{name: "S13_username_only", cfg: axes.Config{LockoutParameters: byUser},
-			setup:  seq(bad("alice", IP1, FAIL), bad("alice", IP2, FAIL), bad("alice", IP3, LOCKED)),
+			setup: seq(bad("alice", IP1, FAIL), bad("alice", IP2, FAIL), bad("alice", IP3, LOCKED)),
+			after: func(t *testing.T, h *harness) {
+				// The check warns that no group includes ip_address.
+				if !slices.ContainsFunc(h.guard.Config().Check(), func(f axes.Finding) bool { return f.Code == axes.CheckNoIPParameter }) {
+					t.Errorf("Config.Check() lacks %s for username-only lockout", axes.CheckNoIPParameter)
+				}
+			},
 			probes: []attempt{good("alice", IP4, LOCKED), good("bob", IP1, OK)}},
 		func() scenario {
 			setup, probes := s14()
