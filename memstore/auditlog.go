@@ -16,11 +16,7 @@ func (s *Store) LogLogin(ctx context.Context, e axes.AccessEntry) error {
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
-	s.access = append(s.access, e)
-	if excess := len(s.access) - s.maxLogEntries; excess > 0 {
-		clear(s.access[:excess])
-		s.access = s.access[excess:]
-	}
+	s.access.push(e)
 	return nil
 }
 
@@ -34,8 +30,8 @@ func (s *Store) LogLogout(ctx context.Context, username, sessionHash string, at 
 		return 0, err
 	}
 	n := 0
-	for i := range s.access {
-		e := &s.access[i]
+	for i := range s.access.len() {
+		e := s.access.at(i)
 		if e.Username == username && e.SessionHash == sessionHash && e.LogoutTime.IsZero() {
 			e.LogoutTime = at
 			n++
@@ -54,15 +50,10 @@ func (s *Store) LogFailure(ctx context.Context, e axes.FailureEntry, perUser int
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
-	s.failures = append(s.failures, e)
-	s.failuresOf[e.Username]++
-	if excess := len(s.failures) - s.maxLogEntries; excess > 0 {
-		for _, old := range s.failures[:excess] {
-			s.dropFailureOf(old.Username, 1)
-		}
-		clear(s.failures[:excess])
-		s.failures = s.failures[excess:]
+	if old, full := s.failures.push(e); full {
+		s.dropFailureOf(old.Username, 1)
 	}
+	s.failuresOf[e.Username]++
 	if perUser > 0 {
 		if excess := s.failuresOf[e.Username] - perUser; excess > 0 {
 			s.trimFailuresOf(e.Username, excess)
@@ -82,37 +73,30 @@ func (s *Store) dropFailureOf(username string, n int) {
 // trimFailuresOf removes the n oldest failure entries of username.
 func (s *Store) trimFailuresOf(username string, n int) {
 	var idx []int
-	for i, e := range s.failures {
-		if e.Username == username {
+	for i := range s.failures.len() {
+		if s.failures.at(i).Username == username {
 			idx = append(idx, i)
 		}
 	}
 	slices.SortStableFunc(idx, func(a, b int) int {
-		return s.failures[a].Time.Compare(s.failures[b].Time)
+		return s.failures.at(a).Time.Compare(s.failures.at(b).Time)
 	})
-	drop := make(map[int]bool, n)
+	drop := make(map[*axes.FailureEntry]bool, n)
 	for _, i := range idx[:min(n, len(idx))] {
-		drop[i] = true
+		drop[s.failures.at(i)] = true
 	}
-	kept := s.failures[:0]
-	for i, e := range s.failures {
-		if !drop[i] {
-			kept = append(kept, e)
-		}
-	}
-	clear(s.failures[len(kept):])
-	s.failures = kept
-	s.dropFailureOf(username, len(drop))
+	removed := s.failures.keep(func(e *axes.FailureEntry) bool { return !drop[e] })
+	s.dropFailureOf(username, removed)
 }
 
 // newestFirst returns the entries of username ("" for every user), newest
 // Time first (among equal times, the entry recorded last first), at most
 // limit of them (limit <= 0: all).
-func newestFirst[E any](entries []E, who func(*E) string, when func(*E) time.Time, username string, limit int) []E {
+func newestFirst[E any](entries *ring[E], who func(*E) string, when func(*E) time.Time, username string, limit int) []E {
 	var out []E
-	for i := len(entries) - 1; i >= 0; i-- {
-		if username == "" || who(&entries[i]) == username {
-			out = append(out, entries[i])
+	for i := entries.len() - 1; i >= 0; i-- {
+		if e := entries.at(i); username == "" || who(e) == username {
+			out = append(out, *e)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b E) int { return when(&b).Compare(when(&a)) })
@@ -130,7 +114,7 @@ func (s *Store) AccessLog(ctx context.Context, username string, limit int) ([]ax
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	return newestFirst(s.access,
+	return newestFirst(&s.access,
 		func(e *axes.AccessEntry) string { return e.Username },
 		func(e *axes.AccessEntry) time.Time { return e.Time },
 		username, limit), nil
@@ -144,7 +128,7 @@ func (s *Store) FailureLog(ctx context.Context, username string, limit int) ([]a
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
-	return newestFirst(s.failures,
+	return newestFirst(&s.failures,
 		func(e *axes.FailureEntry) string { return e.Username },
 		func(e *axes.FailureEntry) time.Time { return e.Time },
 		username, limit), nil
@@ -158,11 +142,9 @@ func (s *Store) PruneAccessLog(ctx context.Context, before time.Time) (int, erro
 	if err := s.usable(ctx); err != nil {
 		return 0, err
 	}
-	n := len(s.access)
-	s.access = slices.DeleteFunc(s.access, func(e axes.AccessEntry) bool {
-		return before.IsZero() || e.Time.Before(before)
-	})
-	return n - len(s.access), nil
+	return s.access.keep(func(e *axes.AccessEntry) bool {
+		return !before.IsZero() && !e.Time.Before(before)
+	}), nil
 }
 
 // PruneFailureLog deletes the failure entries with Time before before (all
@@ -173,13 +155,11 @@ func (s *Store) PruneFailureLog(ctx context.Context, before time.Time) (int, err
 	if err := s.usable(ctx); err != nil {
 		return 0, err
 	}
-	n := len(s.failures)
-	s.failures = slices.DeleteFunc(s.failures, func(e axes.FailureEntry) bool {
+	return s.failures.keep(func(e *axes.FailureEntry) bool {
 		if before.IsZero() || e.Time.Before(before) {
 			s.dropFailureOf(e.Username, 1)
-			return true
+			return false
 		}
-		return false
-	})
-	return n - len(s.failures), nil
+		return true
+	}), nil
 }

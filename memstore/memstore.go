@@ -53,9 +53,9 @@ type Store struct {
 	maxBuckets    int
 	maxLogEntries int
 	recs          map[string]axes.Record
-	access        []axes.AccessEntry  // in insertion order
-	failures      []axes.FailureEntry // in insertion order
-	failuresOf    map[string]int      // failure entries per username
+	access        ring[axes.AccessEntry]  // in insertion order
+	failures      ring[axes.FailureEntry] // in insertion order
+	failuresOf    map[string]int          // failure entries per username
 	rules         map[ruleKey]axes.Rule
 }
 
@@ -93,6 +93,8 @@ func New(opts ...Option) *Store {
 		maxLogEntries: o.maxLogEntries,
 		recs:          make(map[string]axes.Record),
 		failuresOf:    make(map[string]int),
+		access:        ring[axes.AccessEntry]{max: o.maxLogEntries},
+		failures:      ring[axes.FailureEntry]{max: o.maxLogEntries},
 		rules:         make(map[ruleKey]axes.Rule),
 	}
 }
@@ -286,7 +288,8 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.recs, s.failuresOf = nil, nil
-	s.access, s.failures = nil, nil
+	s.access.reset()
+	s.failures.reset()
 	return nil
 }
 
