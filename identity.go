@@ -2,6 +2,7 @@ package axes
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -76,11 +77,12 @@ func GroupIP(ip netip.Addr, bits int) string {
 // followed by one attribution bucket per lockout bucket without a username
 // when id has a username.
 func bucketsFor(id Identity, ipValue string, groups []Group) []Bucket {
-	var out, attr []Bucket
-	seen := map[string]bool{}
+	out := make([]Bucket, 0, 2*len(groups))
+	var attr []Bucket
 	for _, g := range groups {
 		b := Bucket{Kind: KindLockout, Params: g.String()}
 		var key strings.Builder
+		key.Grow(32 + len(ipValue) + len(id.Username) + len(id.UserAgent))
 		key.WriteString("b")
 		skip := false
 		for _, p := range g {
@@ -105,10 +107,9 @@ func bucketsFor(id Identity, ipValue string, groups []Group) []Bucket {
 			continue
 		}
 		b.Key = key.String()
-		if seen[b.Key] {
-			continue
+		if slices.ContainsFunc(out, func(o Bucket) bool { return o.Key == b.Key }) {
+			continue // a group listed twice
 		}
-		seen[b.Key] = true
 		out = append(out, b)
 		if b.Username == "" && id.Username != "" {
 			var ak strings.Builder
