@@ -220,6 +220,9 @@ func (c Config) withDefaults() Config {
 	if c.AccessFailureLogPerUserLimit == 0 {
 		c.AccessFailureLogPerUserLimit = DefaultAccessFailureLogPerUserLimit
 	}
+	c.IPAllowlist = foldPrefixes(c.IPAllowlist)
+	c.IPDenylist = foldPrefixes(c.IPDenylist)
+	c.TrustedProxies = foldPrefixes(c.TrustedProxies)
 	if len(c.Tiers) > 0 {
 		c.Tiers = slices.Clone(c.Tiers)
 		slices.SortStableFunc(c.Tiers, func(a, b Tier) int { return a.Failures - b.Failures })

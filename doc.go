@@ -22,13 +22,16 @@
 //
 // # Reserve before verify
 //
-// [Guard.Admit] decides and counts in one atomic store operation before the
-// password is checked; the [Ticket] it returns is settled afterwards: a
-// failure keeps the count, a success gives it back (or clears the user's
-// failures with [Config.ResetOnSuccess]). So with FailureLimit N no more
-// than N password checks ever run for one bucket, however many requests
-// arrive at once, and across every process that shares the store. A ticket
-// that is never settled (the handler panicked) keeps its failure.
+// [Guard.Admit] decides and reserves in one atomic store operation before
+// the password is checked; the [Ticket] it returns is settled afterwards: a
+// failure turns the reservation into a counted failure, a success gives it
+// back (or clears the user's failures with [Config.ResetOnSuccess]). While
+// failures and reservations together fill a bucket, further attempts are
+// refused without being counted. So with FailureLimit N no more than N
+// password checks ever run for one bucket, however many requests arrive at
+// once, and across every process that shares the store. A ticket that is
+// never settled (the handler panicked, the process died) holds its place
+// and counts as a failure once its lease lapses ([WithReservationLease]).
 //
 // # Semantics
 //

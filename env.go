@@ -402,10 +402,7 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix", s)
 		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		return p.Masked(), nil
+		return foldPrefix(p), nil
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
@@ -413,6 +410,31 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap().WithZone("")
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// foldPrefix returns p as client addresses are compared with it: an
+// IPv4-mapped prefix of /96 or longer becomes the IPv4 prefix, zones are
+// dropped, and the address is masked to the network.
+func foldPrefix(p netip.Prefix) netip.Prefix {
+	if !p.IsValid() {
+		return p
+	}
+	a := p.Addr().WithZone("")
+	if a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
+	}
+	return netip.PrefixFrom(a, p.Bits()).Masked()
+}
+
+func foldPrefixes(ps []netip.Prefix) []netip.Prefix {
+	if len(ps) == 0 {
+		return ps
+	}
+	out := make([]netip.Prefix, len(ps))
+	for i, p := range ps {
+		out[i] = foldPrefix(p)
+	}
+	return out
 }
 
 // ParseLockoutParameters parses lockout parameter groups: groups separated

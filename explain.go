@@ -14,7 +14,7 @@ type BucketState struct {
 	Locked      bool
 	LockedUntil time.Time // zero with Locked: until reset
 	CoolOff     time.Duration
-	ExpiresAt   time.Time // when the count is forgotten; zero: never
+	ExpiresAt   time.Time // when the failures are forgotten; zero: never (or none)
 }
 
 // Explanation says why a client is or is not locked out: what the lists
@@ -38,24 +38,12 @@ func (g *Guard) Explain(ctx context.Context, id Identity) (Explanation, error) {
 	id = g.normalize(id)
 	p := g.Policy(id)
 	ex := Explanation{Identity: id, Now: now, Verdict: Allowed, Limit: p.Limit, Policy: p}
-	switch rule := g.ruleFor(ctx, id.IP, now); {
-	case g.cfg.Disabled:
+	if g.cfg.Disabled {
 		ex.Reason = "axes is disabled (AXES_ENABLED=false): every attempt is admitted and nothing is counted"
 		return ex, nil
-	case id.IP.IsValid() && inPrefixes(id.IP, g.cfg.IPDenylist):
-		ex.Verdict, ex.Reason = Denied, fmt.Sprintf("%s is on the configured deny list (AXES_IP_BLACKLIST)", id.IP)
-		return ex, nil
-	case rule == ActionDeny:
-		ex.Verdict, ex.Reason = Denied, fmt.Sprintf("%s matches an operator's deny rule (axes deny list)", id.IP)
-		return ex, nil
-	case id.IP.IsValid() && g.cfg.OnlyAllowlist && !inPrefixes(id.IP, g.cfg.IPAllowlist):
-		ex.Verdict, ex.Reason = Denied, fmt.Sprintf("%s is not on the allow list, and only the allow list may log in (AXES_ONLY_WHITELIST)", id.IP)
-		return ex, nil
-	case rule == ActionAllow:
-		ex.Reason = fmt.Sprintf("%s matches an operator's allow rule: never locked, never counted", id.IP)
-		return ex, nil
-	case id.IP.IsValid() && g.allowlisted(id):
-		ex.Reason = fmt.Sprintf("%s is allow-listed: never locked, never counted", id.IP)
+	}
+	if v, why := g.screen(ctx, id, now); v != Undecided {
+		ex.Verdict, ex.Reason = v, why
 		return ex, nil
 	}
 	buckets, err := g.buckets(id)
@@ -77,7 +65,7 @@ func (g *Guard) Explain(ctx context.Context, id Identity) (Explanation, error) {
 		st := BucketState{Bucket: b}
 		if i < len(o.Records) {
 			r := o.Records[i]
-			st.Failures, st.LastFailure, st.ExpiresAt = r.Failures, r.LastFailure, r.ExpiresAt
+			st.Failures, st.LastFailure, st.ExpiresAt = r.Failures, r.LastFailure, p.ForgetAt(r)
 			st.Locked, st.LockedUntil = p.lock(&r, now)
 			if r.Failures >= p.Limit {
 				st.CoolOff = p.CoolOff(r.Failures)

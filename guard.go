@@ -175,6 +175,26 @@ func WithHooks(h Hooks) Option {
 	return func(g *Guard) error { g.hooks = h; return nil }
 }
 
+// DefaultReservationLease is how long an admitted attempt may stay
+// unsettled before its reservation counts as a failure; see
+// [WithReservationLease].
+const DefaultReservationLease = time.Minute
+
+// WithReservationLease sets how long an admitted attempt may stay
+// unsettled. A ticket that is neither failed nor released within d (its
+// process crashed, its handler panicked) counts as a failure from then on;
+// until then it holds its place under the limit. It must be longer than the
+// slowest credential check. Default one minute.
+func WithReservationLease(d time.Duration) Option {
+	return func(g *Guard) error {
+		if d <= 0 {
+			return fmt.Errorf("axes: WithReservationLease: %s is not a positive duration", d)
+		}
+		g.lease = d
+		return nil
+	}
+}
+
 // WithAuditLog sets where logins, logouts and failures are recorded. By
 // default the guard uses the store when it implements [AuditLog], and keeps
 // no audit log otherwise.
@@ -192,6 +212,7 @@ type Guard struct {
 	now   func() time.Time
 	log   *slog.Logger
 	hooks Hooks
+	lease time.Duration           // how long a reservation may stay unsettled
 	wired [wiredCount]atomic.Bool // for Check: W002, W003
 	rules ruleCache               // operators' allow/deny rules from the store
 }
@@ -213,6 +234,7 @@ func New(store Store, cfg Config, opts ...Option) (*Guard, error) {
 		log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	g.rules.refresh = DefaultRuleRefresh
+	g.lease = DefaultReservationLease
 	if a, ok := store.(AuditLog); ok {
 		g.audit = a
 	}
@@ -236,7 +258,7 @@ func (g *Guard) Now() time.Time { return g.now() }
 // Policy returns the lockout rule that applies to id.
 func (g *Guard) Policy(id Identity) Policy {
 	c := &g.cfg
-	p := Policy{RecordOnly: c.RecordOnly, FixedCoolOff: c.FixedCoolOff}
+	p := Policy{RecordOnly: c.RecordOnly, FixedCoolOff: c.FixedCoolOff, Lease: g.lease}
 	if len(c.Tiers) > 0 {
 		p.Tiers = c.Tiers
 		p.Limit = c.Tiers[0].Failures
@@ -302,25 +324,33 @@ func inPrefixes(ip netip.Addr, ps []netip.Prefix) bool {
 	return false
 }
 
-// denied reports whether id is refused outright by the IP lists.
-func (g *Guard) denied(id Identity) bool {
+// screen applies the lists and the operators' rules to id, in the order
+// every path uses: the deny list and deny rules refuse (nothing counted);
+// allow rules, the allow list (with NeverLockoutAllowlist or
+// OnlyAllowlist), AllowlistFunc and NeverLockoutGET admit without
+// counting; with OnlyAllowlist every other address is refused. It returns
+// Undecided when the buckets decide, and a reason for people.
+func (g *Guard) screen(ctx context.Context, id Identity, now time.Time) (Verdict, string) {
 	c := &g.cfg
-	if inPrefixes(id.IP, c.IPDenylist) {
-		return true
+	rule := g.ruleFor(ctx, id.IP, now)
+	inAllow := inPrefixes(id.IP, c.IPAllowlist)
+	switch {
+	case inPrefixes(id.IP, c.IPDenylist):
+		return Denied, fmt.Sprintf("%s is on the configured deny list (AXES_IP_BLACKLIST)", id.IP)
+	case rule == ActionDeny:
+		return Denied, fmt.Sprintf("%s matches an operator's deny rule (axes deny list)", id.IP)
+	case rule == ActionAllow:
+		return Allowed, fmt.Sprintf("%s matches an operator's allow rule: never locked, never counted", id.IP)
+	case (c.NeverLockoutAllowlist || c.OnlyAllowlist) && inAllow:
+		return Allowed, fmt.Sprintf("%s is on the allow list: never locked, never counted", id.IP)
+	case c.OnlyAllowlist:
+		return Denied, fmt.Sprintf("%s is not on the allow list, and only the allow list may log in (AXES_ONLY_WHITELIST)", id.IP)
+	case c.AllowlistFunc != nil && c.AllowlistFunc(id):
+		return Allowed, "AllowlistFunc allows this client: never locked, never counted"
+	case c.NeverLockoutGET && id.Method == "GET":
+		return Allowed, "GET requests are never locked (AXES_NEVER_LOCKOUT_GET)"
 	}
-	return c.OnlyAllowlist && !inPrefixes(id.IP, c.IPAllowlist)
-}
-
-// allowlisted reports whether id is never locked and never counted.
-func (g *Guard) allowlisted(id Identity) bool {
-	c := &g.cfg
-	if c.AllowlistFunc != nil && c.AllowlistFunc(id) {
-		return true
-	}
-	if (c.NeverLockoutAllowlist || c.OnlyAllowlist) && inPrefixes(id.IP, c.IPAllowlist) {
-		return true
-	}
-	return c.NeverLockoutGET && id.Method == "GET"
+	return Undecided, ""
 }
 
 // Ticket is an admitted attempt: its failure is already counted (reserved)
@@ -332,7 +362,6 @@ type Ticket struct {
 	id       Identity
 	at       time.Time
 	op       *Op // nil when nothing was reserved (disabled, allowlisted)
-	outcome  Outcome
 	settled  atomic.Bool
 	disabled bool
 }
@@ -355,14 +384,14 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 	}
 	id = g.normalize(id)
 	t := &Ticket{g: g, id: id, at: now}
-	rule := g.ruleFor(ctx, id.IP, now)
-	if rule == ActionDeny || g.denied(id) {
+	v, _ := g.screen(ctx, id, now)
+	if v == Denied {
 		res := Result{Verdict: Denied, Identity: id, Limit: g.Policy(id).Limit}
 		g.log.WarnContext(ctx, "axes: denied client", "ip", id.IP, "username", id.Username)
 		g.fire(ctx, g.hooks.LockedOut, res, now)
 		return nil, &LockoutError{Result: res}
 	}
-	if rule == ActionAllow || g.allowlisted(id) {
+	if v == Allowed {
 		return t, nil
 	}
 	buckets, err := g.buckets(id)
@@ -378,8 +407,16 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 		return nil, fmt.Errorf("axes: admit: %w", err)
 	}
 	if o.Admitted {
-		t.op, t.outcome = op, o
+		t.op = op
 		return t, nil
+	}
+	if o.Pending {
+		// Attempts being verified fill the bucket: refuse this one without
+		// counting it; the lock, if any, is decided when they settle.
+		res := g.result(Locked, id, &op.Policy, o.Failures, o.Bucket, o.LockedUntil)
+		g.log.InfoContext(ctx, "axes: refused while other attempts are verified", "bucket", o.Bucket.Params,
+			"ip", id.IP, "username", id.Username)
+		return nil, &LockoutError{Result: res}
 	}
 	res := g.result(Locked, id, &op.Policy, o.Failures, o.Bucket, o.LockedUntil)
 	g.logLockout(ctx, res, "refused while locked")
@@ -411,10 +448,16 @@ func (t *Ticket) Fail(ctx context.Context) (Result, error) {
 	if t.disabled || t.op == nil {
 		return Result{Verdict: Invalid, Identity: t.id}, nil
 	}
-	o := t.outcome
-	res := g.result(Invalid, t.id, &t.op.Policy, o.Failures, o.Bucket, time.Time{})
-	if o.LocksOnFailure {
-		res = g.result(Locked, t.id, &t.op.Policy, o.Failures, o.FailBucket, o.FailLockedUntil)
+	now := g.now()
+	op := &Op{Kind: OpFail, Now: now, Buckets: t.op.Buckets, Policy: t.op.Policy, Admitted: t.op.Now}
+	o, err := g.store.Do(ctx, op)
+	if err != nil {
+		// The reservation stays and lapses into a failure after the lease.
+		return Result{Verdict: Invalid, Identity: t.id, Limit: op.Policy.Limit}, fmt.Errorf("axes: settle failure: %w", err)
+	}
+	res := g.result(Invalid, t.id, &op.Policy, o.Failures, o.Bucket, time.Time{})
+	if o.Locked {
+		res = g.result(Locked, t.id, &op.Policy, o.Failures, o.Bucket, o.LockedUntil)
 	}
 	g.fire(ctx, g.hooks.LoginFailed, res, t.at)
 	g.logFailure(ctx, t.id, t.at, res.Verdict == Locked)
@@ -450,7 +493,7 @@ func (t *Ticket) SucceedSession(ctx context.Context, sessionID string) (Result, 
 		if g.cfg.ResetOnSuccess {
 			kind = OpResetUser
 		}
-		op := &Op{Kind: kind, Now: g.now(), Buckets: t.op.Buckets, Policy: t.op.Policy}
+		op := &Op{Kind: kind, Now: g.now(), Buckets: t.op.Buckets, Policy: t.op.Policy, Admitted: t.op.Now}
 		o, err := g.store.Do(ctx, op)
 		if err != nil {
 			storeErr = fmt.Errorf("axes: settle success: %w", err)
@@ -478,7 +521,7 @@ func (t *Ticket) Release(ctx context.Context) error {
 		return nil
 	}
 	g := t.g
-	op := &Op{Kind: OpRelease, Now: g.now(), Buckets: t.op.Buckets, Policy: t.op.Policy}
+	op := &Op{Kind: OpRelease, Now: g.now(), Buckets: t.op.Buckets, Policy: t.op.Policy, Admitted: t.op.Now}
 	if _, err := g.store.Do(ctx, op); err != nil {
 		return fmt.Errorf("axes: release: %w", err)
 	}
@@ -521,12 +564,12 @@ func (g *Guard) Status(ctx context.Context, id Identity) (Result, error) {
 	if g.cfg.Disabled {
 		return Result{Verdict: Allowed, Identity: id}, nil
 	}
-	rule := g.ruleFor(ctx, id.IP, now)
-	if rule == ActionDeny || g.denied(id) {
+	v, _ := g.screen(ctx, id, now)
+	if v == Denied {
 		return Result{Verdict: Denied, Identity: id}, nil
 	}
 	p := g.Policy(id)
-	if rule == ActionAllow || g.allowlisted(id) {
+	if v == Allowed {
 		return Result{Verdict: Allowed, Identity: id, Limit: p.Limit}, nil
 	}
 	buckets, err := g.buckets(id)
@@ -537,7 +580,7 @@ func (g *Guard) Status(ctx context.Context, id Identity) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("axes: status: %w", err)
 	}
-	v := Allowed
+	v = Allowed
 	if o.Locked {
 		v = Locked
 	}
@@ -573,7 +616,7 @@ func (g *Guard) Reset(ctx context.Context, f Filter) (int, error) {
 	if f.Username != "" {
 		f.Username = Truncate(g.cfg.NormalizeUsername(f.Username), MaxFieldLength)
 	}
-	if f.LockedOnly && f.Now.IsZero() {
+	if f.Now.IsZero() {
 		f.Now = g.now()
 	}
 	if f.IP != "" {

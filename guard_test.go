@@ -374,14 +374,19 @@ func TestCheckErrorGivesReservationBack(t *testing.T) {
 }
 
 func TestUnsettledTicketKeepsItsFailure(t *testing.T) {
-	g, s, _ := newGuard(t, Config{})
+	g, s, c := newGuard(t, Config{})
 	func() {
 		defer func() { _ = recover() }()
 		_, _ = g.Authenticate(context.Background(), Identity{IP: ip1}, func(context.Context) (bool, error) { panic("handler bug") })
 	}()
 	bs, _ := g.Buckets(Identity{IP: ip1})
-	if r := s.get(bs[0].Key); r.Failures != 1 {
-		t.Errorf("failures after a panic in the check = %d, want 1", r.Failures)
+	if r := s.get(bs[0].Key); r.Reserved != 1 || r.Failures != 0 {
+		t.Errorf("after a panic in the check: reserved %d, failures %d; want 1, 0 (the place is held)", r.Reserved, r.Failures)
+	}
+	c.Add(DefaultReservationLease)
+	res, err := g.Status(context.Background(), Identity{IP: ip1})
+	if err != nil || res.Failures != 1 {
+		t.Errorf("a lease later: failures %d, %v; want 1 (the lapsed reservation is a failure)", res.Failures, err)
 	}
 }
 

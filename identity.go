@@ -50,7 +50,7 @@ func Truncate(s string, n int) string {
 
 // normalize returns id as the guard keys and stores it.
 func (g *Guard) normalize(id Identity) Identity {
-	id.IP = id.IP.Unmap()
+	id.IP = id.IP.Unmap().WithZone("")
 	id.Username = Truncate(g.cfg.NormalizeUsername(strings.ToValidUTF8(id.Username, "\uFFFD")), MaxFieldLength)
 	id.UserAgent = Truncate(id.UserAgent, MaxFieldLength)
 	id.Path = Truncate(id.Path, MaxFieldLength)

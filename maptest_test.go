@@ -30,7 +30,7 @@ func (s *mapStore) Do(ctx context.Context, op *Op) (Outcome, error) {
 	}
 	out, o := op.Apply(in)
 	for _, r := range out {
-		if r.Failures <= 0 {
+		if r.Empty() {
 			delete(s.recs, r.Key)
 		} else {
 			s.recs[r.Key] = r

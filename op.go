@@ -33,11 +33,21 @@ type Bucket struct {
 // Record is the stored state of one bucket.
 type Record struct {
 	Bucket
-	// Failures counts failures in the current window, including attempts
-	// being verified right now (reserved, not yet settled).
+	// Failures counts the settled failures in the current window.
 	Failures int
-	// LastFailure is when the last failure (or reservation) was counted.
+	// LastFailure is when the last failure was counted.
 	LastFailure time.Time
+	// Reserved counts attempts admitted and being verified right now: each
+	// holds a place under the limit until it is settled (OpFail turns it
+	// into a failure, OpRelease gives it back). A reservation older than
+	// the policy's Lease is taken for a failure: its process died.
+	Reserved int
+	// ReservedAt is when the last reservation was made.
+	ReservedAt time.Time
+	// LapsedAt is the time of the last reservation that lapsed into a
+	// failure: settling a ticket admitted at or before it changes nothing
+	// here, since its reservation was counted already.
+	LapsedAt time.Time
 	// Locked and LockedUntil describe the lock as of the last write, for
 	// listing and eviction; decisions never rely on them. LockedUntil is zero
 	// for a lock that lasts until reset.
@@ -46,6 +56,9 @@ type Record struct {
 	// ExpiresAt is when the store may forget the record; zero means never.
 	ExpiresAt time.Time
 }
+
+// Empty reports whether the record holds nothing: a store deletes it.
+func (r Record) Empty() bool { return r.Failures <= 0 && r.Reserved <= 0 }
 
 // LockedAt reports whether the stored lock is still in force at now.
 func (r Record) LockedAt(now time.Time) bool {
@@ -72,6 +85,9 @@ type Policy struct {
 	// Window is how long after its last failure a bucket's count is
 	// forgotten (never sooner than its lock ends); zero means never.
 	Window time.Duration
+	// Lease is how long a reservation may stay unsettled before it is
+	// counted as a failure; zero means reservations never lapse.
+	Lease time.Duration
 	// RecordOnly counts failures but never locks (AXES_LOCK_OUT_AT_FAILURE=False).
 	RecordOnly bool
 	// FixedCoolOff refuses attempts made while locked without counting them.
@@ -91,7 +107,8 @@ func (p *Policy) CoolOff(n int) time.Duration {
 	return c
 }
 
-// lock reports whether r is locked at now, and until when (zero: until reset).
+// lock reports whether r is locked at now by its settled failures, and
+// until when (zero: until reset).
 func (p *Policy) lock(r *Record, now time.Time) (bool, time.Time) {
 	if p.RecordOnly || r.Failures < p.Limit {
 		return false, time.Time{}
@@ -104,7 +121,13 @@ func (p *Policy) lock(r *Record, now time.Time) (bool, time.Time) {
 	return now.Before(until), until
 }
 
-// keepFor is how long after its last failure a record must be kept.
+// full reports whether the settled failures and the reservations together
+// reach the limit: one more attempt could go over it.
+func (p *Policy) full(r *Record) bool {
+	return !p.RecordOnly && r.Failures+r.Reserved >= p.Limit
+}
+
+// keepFor is how long after its last failure a count of n must be kept.
 func (p *Policy) keepFor(n int) time.Duration {
 	if p.Window <= 0 {
 		return 0
@@ -120,14 +143,50 @@ func (p *Policy) keepFor(n int) time.Duration {
 	return k
 }
 
-// live returns r as it stands at now: a record whose window has passed counts
-// nothing.
-func (p *Policy) live(r Record, now time.Time) Record {
+// ForgetAt returns when the failures of r are forgotten under p: its last
+// failure plus the window (or the lock, if longer). It is zero when r has no
+// failures or they are never forgotten. A store may keep the record longer
+// (ExpiresAt), for reservations or a stricter policy.
+func (p *Policy) ForgetAt(r Record) time.Time {
 	if r.Failures <= 0 {
-		return Record{}
+		return time.Time{}
 	}
-	if k := p.keepFor(r.Failures); k > 0 && !now.Before(r.LastFailure.Add(k)) {
-		return Record{}
+	if k := p.keepFor(r.Failures); k > 0 {
+		return r.LastFailure.Add(k)
+	}
+	return time.Time{}
+}
+
+// live returns r as it stands at now: lapsed reservations become failures,
+// and failures whose window has passed are forgotten.
+//
+// The window is this policy's: with a CoolOffFunc that gives identities
+// sharing a bucket different cool-offs, an attempt by a lenient identity
+// judges (and may forget) the bucket by its own window.
+func (p *Policy) live(r Record, now time.Time) Record {
+	if r.Reserved > 0 && p.Lease > 0 && !now.Before(r.ReservedAt.Add(p.Lease)) {
+		r.Failures += r.Reserved
+		if r.ReservedAt.After(r.LastFailure) {
+			r.LastFailure = r.ReservedAt
+		}
+		if r.ReservedAt.After(r.LapsedAt) {
+			r.LapsedAt = r.ReservedAt
+		}
+		r.Reserved, r.ReservedAt = 0, time.Time{}
+	}
+	if r.Reserved <= 0 {
+		r.Reserved, r.ReservedAt = 0, time.Time{}
+	}
+	if r.Failures > 0 {
+		if k := p.keepFor(r.Failures); k > 0 && !now.Before(r.LastFailure.Add(k)) {
+			r.Failures, r.LastFailure = 0, time.Time{}
+		}
+	}
+	if r.Failures <= 0 {
+		r.Failures, r.LastFailure = 0, time.Time{}
+		if r.Reserved == 0 {
+			return Record{}
+		}
 	}
 	return r
 }
@@ -137,14 +196,22 @@ type OpKind int
 
 const (
 	// OpAdmit decides whether an attempt may proceed to the credential
-	// check. If no lockout bucket is locked it reserves one failure on every
-	// bucket (the reservation is given back by OpRelease on success). If one
-	// is locked the attempt is refused, and counted unless FixedCoolOff.
+	// check. If a lockout bucket is locked by its failures, the attempt is
+	// refused, and counted as a failure unless FixedCoolOff. If the failures
+	// and the attempts being verified already reach the limit, it is refused
+	// without being counted (Outcome.Pending). Otherwise it is admitted and
+	// reserves a place on every bucket.
 	OpAdmit OpKind = iota + 1
-	// OpRelease gives back one reserved failure on every bucket.
+	// OpFail settles an admitted attempt as failed: its reservation becomes
+	// a failure on every bucket.
+	OpFail
+	// OpRelease settles an admitted attempt without a failure: its
+	// reservation is given back.
 	OpRelease
-	// OpResetUser clears the buckets that include the username, and takes
-	// the username's own failures (its attribution records) off the others.
+	// OpResetUser settles an admitted attempt as a successful login with
+	// reset on success: the reservation is given back, the buckets that
+	// include the username are cleared, and the username's own failures (its
+	// attribution records) are taken off the others.
 	OpResetUser
 	// OpPeek reads the lock state without changing anything.
 	OpPeek
@@ -158,6 +225,10 @@ type Op struct {
 	Now     time.Time
 	Buckets []Bucket
 	Policy  Policy
+	// Admitted is, for the ops that settle a ticket (OpFail, OpRelease,
+	// OpResetUser), when the ticket was admitted: a bucket whose
+	// reservations lapsed after that is left alone (see Record.LapsedAt).
+	Admitted time.Time
 }
 
 // Keys returns the keys of the records the op reads and writes, in the order
@@ -175,23 +246,22 @@ type Outcome struct {
 	// Admitted is true when the attempt may proceed to the credential check.
 	Admitted bool
 	// Locked is true when a lockout bucket is locked (for OpAdmit: the
-	// attempt was refused).
+	// attempt was refused; for OpFail: this failure locked the client).
 	Locked bool
-	// Counted is true when the op added a failure (a reservation, or an
-	// attempt counted while locked).
+	// Pending is true when OpAdmit refused the attempt because attempts
+	// being verified would reach the limit; nothing was counted, and the
+	// refusal lasts at most until LockedUntil (when the reservations lapse).
+	Pending bool
+	// Counted is true when the op added a failure (OpFail, or an attempt
+	// counted while locked).
 	Counted bool
-	// Failures is the highest count among the lockout buckets after the op.
+	// Failures is the highest count of settled failures among the lockout
+	// buckets after the op.
 	Failures int
 	// Bucket is the bucket that locks, or else the one with most failures.
 	Bucket Bucket
 	// LockedUntil is when the lock ends; zero with Locked means until reset.
 	LockedUntil time.Time
-	// LocksOnFailure is set by OpAdmit when the reservation itself brings a
-	// bucket to the limit: if the credential check then fails, the client is
-	// locked until FailLockedUntil (zero: until reset) by FailBucket.
-	LocksOnFailure  bool
-	FailLockedUntil time.Time
-	FailBucket      Bucket
 	// Records holds the live records of an OpPeek, in the op's bucket
 	// order (stores return what Apply computed); nil for other kinds.
 	Records []Record
@@ -199,17 +269,22 @@ type Outcome struct {
 
 // Apply computes the effect of op. recs[i] holds the stored record for
 // op.Keys()[i], or a zero Record when there is none. Apply returns the records
-// to write back in the same order (Failures <= 0 means delete) and the
-// outcome. It is a pure function of op and recs: stores may call it again
-// when an optimistic transaction retries.
+// to write back in the same order (an [Record.Empty] record means delete)
+// and the outcome. It is a pure function of op and recs: stores may call it
+// again when an optimistic transaction retries.
 func (op *Op) Apply(recs []Record) ([]Record, Outcome) {
 	p := &op.Policy
 	now := op.Now
 	out := make([]Record, len(op.Buckets))
+	prevExpiry := make([]time.Time, len(op.Buckets))
+	had := make([]bool, len(op.Buckets))
 	for i, b := range op.Buckets {
 		var r Record
 		if i < len(recs) {
 			r = p.live(recs[i], now)
+		}
+		if !r.Empty() {
+			prevExpiry[i], had[i] = r.ExpiresAt, true
 		}
 		r.Bucket = b
 		out[i] = r
@@ -218,17 +293,26 @@ func (op *Op) Apply(recs []Record) ([]Record, Outcome) {
 	for i, j := range parents {
 		// An attribution record never outlives its lockout record: a stale
 		// share would take other users' failures off a restarted bucket.
-		if j >= 0 && out[j].Failures <= 0 {
+		if j >= 0 && out[j].Empty() {
 			out[i] = Record{Bucket: op.Buckets[i]}
 		}
 	}
 	var o Outcome
 	switch op.Kind {
 	case OpPeek:
-		p.stamp(out, now)
+		// A peek changes nothing: the records go back as they were read,
+		// and only the outcome shows them as they stand at now.
+		p.stamp(out, prevExpiry, had, now)
 		o = p.summarise(op.Buckets, out, now)
-		o.Records = append([]Record(nil), out...)
-		return out, o
+		o.Records = out
+		unchanged := make([]Record, len(op.Buckets))
+		for i := range unchanged {
+			if i < len(recs) && !recs[i].Empty() {
+				unchanged[i] = recs[i]
+			}
+			unchanged[i].Bucket = op.Buckets[i]
+		}
+		return unchanged, o
 	case OpAdmit:
 		before := p.summarise(op.Buckets, out, now)
 		if before.Locked {
@@ -238,37 +322,42 @@ func (op *Op) Apply(recs []Record) ([]Record, Outcome) {
 					out[i].LastFailure = now
 				}
 			}
-			p.stamp(out, now)
+			p.stamp(out, prevExpiry, had, now)
 			o = p.summarise(op.Buckets, out, now)
 			o.Counted = !p.FixedCoolOff
-			if !o.Locked { // cannot happen: counting never unlocks
-				o = before
-			}
+			return out, o
+		}
+		if pending, until, b := p.pending(op.Buckets, out); pending {
+			p.stamp(out, prevExpiry, had, now)
+			o = before
+			o.Locked, o.Pending, o.LockedUntil, o.Bucket = true, true, until, b
 			return out, o
 		}
 		for i := range out {
-			out[i].Failures++
-			out[i].LastFailure = now
+			out[i].Reserved++
+			out[i].ReservedAt = now
 		}
-		p.stamp(out, now)
+		p.stamp(out, prevExpiry, had, now)
 		o = p.summarise(op.Buckets, out, now)
-		o.Admitted, o.Counted = true, true
-		if o.Locked {
-			o.LocksOnFailure = true
-			o.FailLockedUntil = o.LockedUntil
-			o.FailBucket = o.Bucket
-		}
-		// The attempt itself is let through: it is verified while its
-		// reservation holds the bucket at the limit.
-		o.Locked, o.LockedUntil = false, time.Time{}
+		o.Admitted = true
 		return out, o
-	case OpRelease:
+	case OpFail:
 		for i := range out {
-			if out[i].Failures > 0 {
-				out[i].Failures--
+			// A reservation that lapsed was counted already.
+			if out[i].Reserved > 0 && !op.lapsed(&out[i]) {
+				out[i].Reserved--
+				out[i].Failures++
+				out[i].LastFailure = now
 			}
 		}
+		p.stamp(out, prevExpiry, had, now)
+		o = p.summarise(op.Buckets, out, now)
+		o.Counted = true
+		return out, o
+	case OpRelease:
+		op.release(out)
 	case OpResetUser:
+		op.release(out)
 		for i, b := range op.Buckets {
 			switch {
 			case b.Kind == KindLockout && b.Username != "":
@@ -281,8 +370,48 @@ func (op *Op) Apply(recs []Record) ([]Record, Outcome) {
 			}
 		}
 	}
-	p.stamp(out, now)
+	p.stamp(out, prevExpiry, had, now)
 	return out, p.summarise(op.Buckets, out, now)
+}
+
+// release gives back the ticket's reservation on every record where it
+// has not lapsed.
+func (op *Op) release(out []Record) {
+	for i := range out {
+		if out[i].Reserved > 0 && !op.lapsed(&out[i]) {
+			out[i].Reserved--
+		}
+	}
+}
+
+// lapsed reports whether the settling ticket's reservation on r lapsed
+// into a failure already.
+func (op *Op) lapsed(r *Record) bool {
+	return !op.Admitted.IsZero() && !r.LapsedAt.IsZero() && !op.Admitted.After(r.LapsedAt)
+}
+
+// pending reports whether a lockout bucket is full with reservations,
+// when the last of them lapses, and the (first) full bucket.
+func (p *Policy) pending(buckets []Bucket, recs []Record) (bool, time.Time, Bucket) {
+	var (
+		until time.Time
+		found bool
+		full  Bucket
+	)
+	for i, b := range buckets {
+		if b.Kind == KindLockout && recs[i].Reserved > 0 && p.full(&recs[i]) {
+			if !found {
+				full = b
+			}
+			found = true
+			if p.Lease > 0 {
+				if t := recs[i].ReservedAt.Add(p.Lease); t.After(until) {
+					until = t
+				}
+			}
+		}
+	}
+	return found, until, full
 }
 
 // parentIndex returns, for each bucket, the index of its parent lockout
@@ -304,23 +433,34 @@ func parentIndex(buckets []Bucket) []int {
 	return out
 }
 
-// stamp fills the informational lock fields and the expiry of every record;
-// an attribution record expires with its parent (and never outlives it).
-func (p *Policy) stamp(out []Record, now time.Time) {
+// stamp fills the informational lock fields and the expiry of every record.
+// An expiry never moves earlier than the one stored (prev; zero, never, is
+// the latest of all), so that a store does not forget a record that a
+// stricter policy still needs before that policy's own attempts judge it.
+// With a zero Lease a reservation makes its record never expire, for good:
+// the guard always sets a lease. An attribution record expires with its
+// parent.
+func (p *Policy) stamp(out []Record, prev []time.Time, had []bool, now time.Time) {
 	for i := range out {
 		r := &out[i]
+		if r.Reserved <= 0 {
+			r.Reserved, r.ReservedAt = 0, time.Time{}
+		}
 		if r.Failures <= 0 {
+			r.Failures, r.LastFailure = 0, time.Time{}
+		}
+		if r.Empty() {
 			*r = Record{Bucket: r.Bucket}
 			continue
 		}
 		r.Locked, r.LockedUntil = p.lock(r, now)
-		r.ExpiresAt = time.Time{}
-		if k := p.keepFor(r.Failures); k > 0 {
-			r.ExpiresAt = r.LastFailure.Add(k)
+		r.ExpiresAt = p.expiry(r)
+		if had[i] && !r.ExpiresAt.IsZero() && (prev[i].IsZero() || prev[i].After(r.ExpiresAt)) {
+			r.ExpiresAt = prev[i]
 		}
 	}
 	for i, b := range out {
-		if b.Kind != KindAttribution || b.Failures <= 0 {
+		if b.Kind != KindAttribution || b.Empty() {
 			continue
 		}
 		out[i].Locked, out[i].LockedUntil = false, time.Time{}
@@ -330,6 +470,34 @@ func (p *Policy) stamp(out []Record, now time.Time) {
 			}
 		}
 	}
+}
+
+// expiry returns when r may be forgotten: when its failures' window ends
+// and its reservations lapse, whichever is later; zero for never.
+func (p *Policy) expiry(r *Record) time.Time {
+	var e time.Time
+	if r.Failures > 0 {
+		k := p.keepFor(r.Failures)
+		if k <= 0 {
+			return time.Time{}
+		}
+		e = r.LastFailure.Add(k)
+	}
+	if r.Reserved > 0 {
+		if p.Lease <= 0 {
+			return time.Time{}
+		}
+		// A lapsed reservation becomes a failure, which is then kept for
+		// its own window.
+		k := p.keepFor(r.Failures + r.Reserved)
+		if k <= 0 {
+			return time.Time{}
+		}
+		if t := r.ReservedAt.Add(p.Lease + k); t.After(e) {
+			e = t
+		}
+	}
+	return e
 }
 
 // summarise reports the strongest lock among the lockout buckets, or the

@@ -25,7 +25,8 @@ var ErrClosed = errors.New("axes: store closed")
 type Store interface {
 	// Do applies op to the records of op.Keys() as one atomic step and returns
 	// the outcome computed by op.Apply. Records that Apply returns with
-	// Failures <= 0 are deleted; the others are stored (inserted or replaced).
+	// nothing (Record.Empty) are deleted; the others are stored (inserted or
+	// replaced).
 	// A store may forget a record at or after its ExpiresAt; it must treat an
 	// expired record it still holds exactly as Apply does (Apply ignores it).
 	Do(ctx context.Context, op *Op) (Outcome, error)

@@ -14,6 +14,13 @@
 // keep microsecond precision (and no finer); it must give times back equal
 // under [time.Time.Equal], in any location.
 //
+// A record holds settled failures and reservations (attempts admitted and
+// not yet settled) separately: the store must keep Reserved and ReservedAt
+// as faithfully as Failures and LastFailure, keep a record that holds only
+// reservations, and delete a record only when it is empty
+// ([axes.Record.Empty]). The suite checks this through OpPeek, whose
+// outcome carries the live records, and through [axes.Lister].
+//
 // Optional capabilities ([axes.Lister], [axes.Deleter], [axes.Purger],
 // [axes.AuditLog] with [axes.LogReader], [axes.LogPruner]) are tested when
 // the store implements them; their subtests are skipped, with a message,
@@ -51,6 +58,8 @@ func RunStoreTests(t *testing.T, newStore Factory) {
 		fn   func(*testing.T, *env)
 	}{
 		{"AdmitFailLock", testAdmitFailLock},
+		{"Reservations", testReservations},
+		{"Lease", testLease},
 		{"Release", testRelease},
 		{"ResetUser", testResetUser},
 		{"Concurrency", testConcurrency},
@@ -146,9 +155,9 @@ func (c *Clock) Advance(d time.Duration) {
 }
 
 // newGuard returns a guard over s reading clk.
-func newGuard(t *testing.T, s axes.Store, cfg axes.Config, clk *Clock) *axes.Guard {
+func newGuard(t *testing.T, s axes.Store, cfg axes.Config, clk *Clock, opts ...axes.Option) *axes.Guard {
 	t.Helper()
-	g, err := axes.New(s, cfg, axes.WithClock(clk.Now))
+	g, err := axes.New(s, cfg, append([]axes.Option{axes.WithClock(clk.Now)}, opts...)...)
 	if err != nil {
 		t.Fatalf("axes.New: %v", err)
 	}
@@ -191,9 +200,13 @@ func ipBucket(ip string) axes.Bucket {
 	return axes.Bucket{Key: "test|ip=" + ip, Kind: axes.KindLockout, Params: "ip_address", IP: ip}
 }
 
-// policy returns a one-tier policy.
+// lease is the reservation lease of the policies the suite builds, as
+// long as the guard's default.
+const lease = time.Minute
+
+// policy returns a one-tier policy with the suite's lease.
 func policy(limit int, coolOff, window time.Duration) axes.Policy {
-	return axes.Policy{Limit: limit, Tiers: []axes.Tier{{Failures: limit, CoolOff: coolOff}}, Window: window}
+	return axes.Policy{Limit: limit, Tiers: []axes.Tier{{Failures: limit, CoolOff: coolOff}}, Window: window, Lease: lease}
 }
 
 // do runs op and fails the test on an error.
@@ -207,16 +220,58 @@ func do(t *testing.T, s axes.Store, kind axes.OpKind, now time.Time, p axes.Poli
 	return o
 }
 
+// attempt makes one failed attempt on bs at now: an OpAdmit that must be
+// admitted, then an OpFail; it returns the outcome of the OpFail.
+func attempt(t *testing.T, s axes.Store, now time.Time, p axes.Policy, bs ...axes.Bucket) axes.Outcome {
+	t.Helper()
+	if o := do(t, s, axes.OpAdmit, now, p, bs...); !o.Admitted {
+		t.Fatalf("admit at +%s on %v: refused (%+v), want admitted", now.Sub(base), sortedKeys(bs...), o)
+	}
+	return do(t, s, axes.OpFail, now, p, bs...)
+}
+
 // failures returns the failure count of b at now, read with OpPeek.
 func failures(t *testing.T, s axes.Store, now time.Time, p axes.Policy, b axes.Bucket) int {
 	t.Helper()
 	return do(t, s, axes.OpPeek, now, p, b).Failures
 }
 
+// peek returns the live record of b at now, read with OpPeek (a zero
+// Record with b's bucket when there is none).
+func peek(t *testing.T, s axes.Store, now time.Time, p axes.Policy, b axes.Bucket) axes.Record {
+	t.Helper()
+	o := do(t, s, axes.OpPeek, now, p, b)
+	if len(o.Records) != 1 {
+		t.Fatalf("OpPeek on one bucket returned %d records, want 1", len(o.Records))
+	}
+	return o.Records[0]
+}
+
+// rec is the part of a Record a test checks; zero times mean zero.
+type rec struct {
+	Failures    int
+	LastFailure time.Time
+	Reserved    int
+	ReservedAt  time.Time
+}
+
+// checkRec compares the counts and times of got with want.
+func checkRec(t *testing.T, what string, got axes.Record, want rec) {
+	t.Helper()
+	if got.Failures != want.Failures || !got.LastFailure.Equal(want.LastFailure) ||
+		got.Reserved != want.Reserved || !got.ReservedAt.Equal(want.ReservedAt) {
+		t.Errorf("%s: record has %d failures (last %v), %d reserved (at %v); want %d (last %v), %d (at %v)", what,
+			got.Failures, got.LastFailure, got.Reserved, got.ReservedAt,
+			want.Failures, want.LastFailure, want.Reserved, want.ReservedAt)
+	}
+}
+
 func kindName(k axes.OpKind) string {
 	switch k {
 	case axes.OpAdmit:
 		return "OpAdmit"
+	case axes.OpFail:
+		return "OpFail"
 	case axes.OpRelease:
 		return "OpRelease"
 	case axes.OpResetUser:
@@ -229,11 +284,9 @@ func kindName(k axes.OpKind) string {
 
 // outcome is the part of an Outcome a test checks; zero times mean zero.
 type outcome struct {
-	Admitted, Locked, Counted bool
-	Failures                  int
-	LockedUntil               time.Time
-	LocksOnFailure            bool
-	FailLockedUntil           time.Time
+	Admitted, Locked, Pending, Counted bool
+	Failures                           int
+	LockedUntil                        time.Time
 }
 
 // check compares the fields of got listed in want, and the bucket when
@@ -241,22 +294,19 @@ type outcome struct {
 func check(t *testing.T, what string, got axes.Outcome, want outcome, b axes.Bucket) {
 	t.Helper()
 	if d := diffOutcome(got, axes.Outcome{
-		Admitted: want.Admitted, Locked: want.Locked, Counted: want.Counted,
+		Admitted: want.Admitted, Locked: want.Locked, Pending: want.Pending, Counted: want.Counted,
 		Failures: want.Failures, LockedUntil: want.LockedUntil,
-		LocksOnFailure: want.LocksOnFailure, FailLockedUntil: want.FailLockedUntil,
-		Bucket: got.Bucket, FailBucket: got.FailBucket,
+		Bucket: got.Bucket, Records: got.Records,
 	}); d != "" {
 		t.Errorf("%s: %s", what, d)
 	}
 	if b.Key != "" && got.Bucket != b {
 		t.Errorf("%s: Bucket = %+v, want %+v", what, got.Bucket, b)
 	}
-	if b.Key != "" && want.LocksOnFailure && got.FailBucket != b {
-		t.Errorf("%s: FailBucket = %+v, want %+v", what, got.FailBucket, b)
-	}
 }
 
-// diffOutcome describes how got differs from want, or returns "".
+// diffOutcome describes how got differs from want, or returns "". Records
+// are compared field by field, times with Equal.
 func diffOutcome(got, want axes.Outcome) string {
 	var d []string
 	add := func(field string, g, w any) { d = append(d, fmt.Sprintf("%s = %v, want %v", field, g, w)) }
@@ -265,6 +315,9 @@ func diffOutcome(got, want axes.Outcome) string {
 	}
 	if got.Locked != want.Locked {
 		add("Locked", got.Locked, want.Locked)
+	}
+	if got.Pending != want.Pending {
+		add("Pending", got.Pending, want.Pending)
 	}
 	if got.Counted != want.Counted {
 		add("Counted", got.Counted, want.Counted)
@@ -278,14 +331,14 @@ func diffOutcome(got, want axes.Outcome) string {
 	if !got.LockedUntil.Equal(want.LockedUntil) {
 		add("LockedUntil", got.LockedUntil, want.LockedUntil)
 	}
-	if got.LocksOnFailure != want.LocksOnFailure {
-		add("LocksOnFailure", got.LocksOnFailure, want.LocksOnFailure)
-	}
-	if !got.FailLockedUntil.Equal(want.FailLockedUntil) {
-		add("FailLockedUntil", got.FailLockedUntil, want.FailLockedUntil)
-	}
-	if got.FailBucket != want.FailBucket {
-		add("FailBucket", fmt.Sprintf("%+v", got.FailBucket), fmt.Sprintf("%+v", want.FailBucket))
+	if len(got.Records) != len(want.Records) {
+		add("len(Records)", len(got.Records), len(want.Records))
+	} else {
+		for i := range got.Records {
+			if rd := diffRecord(got.Records[i], want.Records[i]); rd != "" {
+				d = append(d, fmt.Sprintf("Records[%d]: %s", i, rd))
+			}
+		}
 	}
 	if len(d) == 0 {
 		return ""
@@ -293,9 +346,44 @@ func diffOutcome(got, want axes.Outcome) string {
 	return fmt.Sprint(d)
 }
 
-// fail makes n failed login attempts for id through g: each is admitted
-// and failed, or refused (and then counted while locked, unless the policy
-// says otherwise). It returns the verdict of the last attempt.
+// diffRecord describes how got differs from want, or returns "".
+func diffRecord(got, want axes.Record) string {
+	var d []string
+	add := func(field string, g, w any) { d = append(d, fmt.Sprintf("%s = %v, want %v", field, g, w)) }
+	if got.Bucket != want.Bucket {
+		add("Bucket", fmt.Sprintf("%+v", got.Bucket), fmt.Sprintf("%+v", want.Bucket))
+	}
+	if got.Failures != want.Failures {
+		add("Failures", got.Failures, want.Failures)
+	}
+	if !got.LastFailure.Equal(want.LastFailure) {
+		add("LastFailure", got.LastFailure, want.LastFailure)
+	}
+	if got.Reserved != want.Reserved {
+		add("Reserved", got.Reserved, want.Reserved)
+	}
+	if !got.ReservedAt.Equal(want.ReservedAt) {
+		add("ReservedAt", got.ReservedAt, want.ReservedAt)
+	}
+	if got.Locked != want.Locked {
+		add("Locked", got.Locked, want.Locked)
+	}
+	if !got.LockedUntil.Equal(want.LockedUntil) {
+		add("LockedUntil", got.LockedUntil, want.LockedUntil)
+	}
+	if !got.ExpiresAt.Equal(want.ExpiresAt) {
+		add("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	}
+	if len(d) == 0 {
+		return ""
+	}
+	return fmt.Sprint(d)
+}
+
+// fail makes n failed login attempts for id through g, one after the
+// other: each is admitted and failed (a store round trip each), or refused
+// (and then counted while locked, unless the policy says otherwise). It
+// returns the verdict of the last attempt.
 func fail(t *testing.T, g *axes.Guard, id axes.Identity, n int) axes.Verdict {
 	t.Helper()
 	var v axes.Verdict

@@ -33,6 +33,10 @@ var bugs = []struct{ bug, subtest string }{
 	{"noclose", "Closed"},            // Close does nothing
 	{"noexpiry", "Expiry"},           // ignores ExpiresAt and feeds Apply a record a newer op's policy would keep
 	{"lostupdate", "ResetUser"},      // writes back only the first record of an op
+	{"failuresonly", "Reservations"}, // deletes records without failures, as before reservations
+	{"noreserved", "AdmitFailLock"},  // never stores Reserved
+	{"noreservedat", "Lease"},        // never stores ReservedAt
+	{"ttl", "Expiry"},                // recomputes ExpiresAt from the op's policy: a lenient op shortens it
 }
 
 func newRefStore(bug string) *refStore {
@@ -79,12 +83,22 @@ func (s *refStore) Do(ctx context.Context, op *axes.Op) (axes.Outcome, error) {
 		if s.bug == "lostupdate" && i > 0 {
 			break
 		}
-		if s.bug == "millis" {
+		switch s.bug {
+		case "millis":
 			r.LastFailure = r.LastFailure.Truncate(time.Millisecond)
+			r.ReservedAt = r.ReservedAt.Truncate(time.Millisecond)
 			r.LockedUntil = r.LockedUntil.Truncate(time.Millisecond)
 			r.ExpiresAt = r.ExpiresAt.Truncate(time.Millisecond)
+		case "noreserved":
+			r.Reserved = 0
+		case "noreservedat":
+			r.ReservedAt = time.Time{}
+		case "ttl":
+			if r.Failures > 0 && op.Policy.Window > 0 {
+				r.ExpiresAt = r.LastFailure.Add(op.Policy.Window)
+			}
 		}
-		if r.Failures <= 0 {
+		if r.Empty() || (s.bug == "failuresonly" && r.Failures <= 0) {
 			delete(s.recs, s.key(keys[i]))
 		} else {
 			s.recs[s.key(keys[i])] = r

@@ -93,15 +93,14 @@ func (f *fixture) all() map[string]int {
 }
 
 // attribution reports how many failures attribution bucket a still holds,
-// as seen by OpResetUser: it counts one more failure on the parent, takes
-// a's failures off it and compares. It consumes a.
+// as seen by OpResetUser: it takes a's failures off the parent and
+// compares. It consumes a.
 func (f *fixture) attribution(t *testing.T, parent, a axes.Bucket) int {
 	t.Helper()
 	now := base.Add(2 * time.Minute)
 	before := f.count(t, parent)
-	do(t, f.s, axes.OpAdmit, now, f.p, parent)
 	after := do(t, f.s, axes.OpResetUser, now, f.p, parent, a).Failures
-	return before + 1 - after
+	return before - after
 }
 
 func testLister(t *testing.T, e *env) {
@@ -137,6 +136,9 @@ func testLister(t *testing.T, e *env) {
 		if i > 0 && r.LastFailure.After(recs[i-1].LastFailure) {
 			t.Errorf("List is not newest first: %v after %v", r.LastFailure, recs[i-1].LastFailure)
 		}
+		if r.Reserved != 0 || !r.ReservedAt.IsZero() {
+			t.Errorf("listed %s %q/%q: %d reserved at %v, want none (every attempt settled)", r.Params, r.IP, r.Username, r.Reserved, r.ReservedAt)
+		}
 	}
 	want := map[string]struct {
 		failures    int
@@ -157,6 +159,72 @@ func testLister(t *testing.T, e *env) {
 				r.Params, r.IP, r.Username, r.Failures, r.LastFailure, r.Locked, r.LockedUntil, w.failures, w.last, w.locked, w.until)
 		}
 	}
+
+	t.Run("Reservations", func(t *testing.T) {
+		// Reserved and ReservedAt round-trip; a record holding only
+		// reservations is listed, unlocked, and goes when released.
+		s := e.fresh(t)
+		l := s.(axes.Lister)
+		f := newFixture(t, s)
+		dave := ident("2.2.2.2", "dave")
+		daveU := bucket(t, f.g, dave, axes.KindLockout, "username")
+		daveIP := bucket(t, f.g, dave, axes.KindLockout, "username+ip_address")
+		at := t0.Add(3*time.Minute + 654321*time.Microsecond)
+		bs := buckets(t, f.g, dave)
+		do(t, s, axes.OpAdmit, at, f.p, bs...)
+		at2 := at.Add(time.Microsecond)
+		do(t, s, axes.OpAdmit, at2, f.p, bs...)
+		recs, err := l.List(t.Context(), axes.Filter{IP: "2.2.2.2"})
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		if got, want := keysOf(recs), sortedKeys(f.ip2, f.bobIP, daveIP); !slices.Equal(got, want) {
+			t.Fatalf("List(2.2.2.2) keys = %q, want %q", got, want)
+		}
+		for _, r := range recs {
+			want := rec{Reserved: 2, ReservedAt: at2}
+			if r.Key == f.ip2.Key {
+				want.Failures, want.LastFailure = 1, t0.Add(time.Minute)
+			}
+			if r.Key == f.bobIP.Key {
+				want = rec{Failures: 1, LastFailure: t0.Add(time.Minute)}
+			}
+			checkRec(t, "listed "+r.Params+" "+r.Username, r, want)
+			if r.Locked {
+				t.Errorf("listed %s %q/%q as locked, want unlocked", r.Params, r.IP, r.Username)
+			}
+		}
+		got, err := l.List(t.Context(), axes.Filter{LockedOnly: true, Now: at2, Username: "dave"})
+		if err != nil || len(got) != 0 {
+			t.Errorf("List(locked, dave) = %q, %v; want none", keysOf(got), err)
+		}
+		do(t, s, axes.OpRelease, at2, f.p, bs...)
+		do(t, s, axes.OpFail, at2, f.p, bs...)
+		got, err = l.List(t.Context(), axes.Filter{Username: "dave"})
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		if !slices.Equal(keysOf(got), sortedKeys(daveU, daveIP)) {
+			t.Fatalf("List(dave) keys = %q, want %q", keysOf(got), sortedKeys(daveU, daveIP))
+		}
+		for _, r := range got {
+			checkRec(t, "dave's "+r.Params+" after a release and a fail", r, rec{Failures: 1, LastFailure: at2})
+		}
+		// Released to nothing: deleted.
+		dave2 := ident("3.3.3.3", "erin")
+		bs2 := buckets(t, f.g, dave2)
+		do(t, s, axes.OpAdmit, at2, f.p, bs2...)
+		if got, err := l.List(t.Context(), axes.Filter{Username: "erin"}); err != nil || len(got) != 2 {
+			t.Errorf("List(erin) with reservations = %q, %v; want her 2 buckets", keysOf(got), err)
+		}
+		do(t, s, axes.OpRelease, at2, f.p, bs2...)
+		if got, err := l.List(t.Context(), axes.Filter{Username: "erin"}); err != nil || len(got) != 0 {
+			t.Errorf("List(erin) after the release = %q, %v; want none (empty records are deleted)", keysOf(got), err)
+		}
+		if got, err := l.List(t.Context(), axes.Filter{IP: "3.3.3.3"}); err != nil || len(got) != 0 {
+			t.Errorf("List(3.3.3.3) after the release = %q, %v; want none (empty records are deleted)", keysOf(got), err)
+		}
+	})
 
 	for _, c := range []struct {
 		name string
@@ -265,8 +333,32 @@ func testDeleter(t *testing.T, e *env) {
 		}
 		gone(t, f, f.ip1, f.aliceA)
 		gone(t, f, f.ip2, f.bobA)
-		del(t, f, axes.Filter{}, 2) // the two IP buckets counted by gone
 		del(t, f, axes.Filter{}, 0)
+	})
+	t.Run("ExpiredShare", func(t *testing.T) {
+		// alice's share of the IP bucket expires with her failures; bob's
+		// later failures restart the bucket. Deleting alice at that time
+		// must not take her expired share off bob's count: the store
+		// treats an expired record as absent, as Apply does.
+		s := e.fresh(t)
+		clk := newClock()
+		g := newGuard(t, s, axes.Config{FailureLimit: 5, CoolOff: 10 * time.Minute}, clk)
+		const ip = "192.0.2.40"
+		alice, bob := ident(ip, "alice"), ident(ip, "bob")
+		fail(t, g, alice, 3)
+		clk.Set(base.Add(time.Hour))
+		fail(t, g, bob, 3)
+		n, err := s.(axes.Deleter).Delete(t.Context(), axes.Filter{Username: "alice", Now: clk.Now()})
+		if err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if n != 0 {
+			t.Errorf("Delete(alice) = %d, want 0 (her share had expired)", n)
+		}
+		ipB := bucket(t, g, bob, axes.KindLockout, "ip_address")
+		if got := failures(t, s, clk.Now(), g.Policy(bob), ipB); got != 3 {
+			t.Errorf("IP bucket after deleting alice = %d failures, want bob's 3", got)
+		}
 	})
 	t.Run("NoMatch", func(t *testing.T) {
 		f := newFixture(t, e.fresh(t))
@@ -284,13 +376,24 @@ func testPurger(t *testing.T, e *env) {
 	}
 	s := e.s
 	const cool = 10 * time.Minute
-	p := policy(3, cool, cool)
+	p := policy(1, cool, cool)
 	perm := policy(1, 0, 0)
-	a, b, c := ipBucket("192.0.2.90"), ipBucket("192.0.2.91"), ipBucket("192.0.2.92")
+	noLease := policy(3, cool, cool)
+	noLease.Lease = 0
+	a, b, c, d := ipBucket("192.0.2.90"), ipBucket("192.0.2.91"), ipBucket("192.0.2.92"), ipBucket("192.0.2.93")
 	t0 := base
-	do(t, s, axes.OpAdmit, t0, p, a)                    // expires at t0+10m
-	do(t, s, axes.OpAdmit, t0.Add(5*time.Minute), p, b) // expires at t0+15m
-	do(t, s, axes.OpAdmit, t0, perm, c)                 // never expires
+	// a and b are each failed, then counted once more while locked, with
+	// no reservation left: each expires exactly when its count ends.
+	attempt(t, s, t0, p, a)
+	do(t, s, axes.OpAdmit, t0.Add(5*time.Minute), p, a) // expires at t0+15m
+	attempt(t, s, t0.Add(10*time.Minute), p, b)
+	do(t, s, axes.OpAdmit, t0.Add(15*time.Minute), p, b) // expires at t0+25m
+	attempt(t, s, t0, perm, c)                           // never expires
+	do(t, s, axes.OpAdmit, t0, noLease, d)               // a reservation that never lapses: never expires
+	ea := t0.Add(15 * time.Minute)
+	if got := peek(t, s, t0.Add(5*time.Minute), p, a).ExpiresAt; !got.Equal(ea) {
+		t.Errorf("ExpiresAt of a = %v, want %v", got, ea)
+	}
 	purge := func(now time.Time, most int) int {
 		t.Helper()
 		n, err := pg.Purge(t.Context(), now)
@@ -302,28 +405,29 @@ func testPurger(t *testing.T, e *env) {
 		}
 		return n
 	}
-	if n := purge(t0.Add(cool-time.Microsecond), 0); n != 0 {
+	if n := purge(ea.Add(-time.Microsecond), 0); n != 0 {
 		t.Errorf("Purge before anything expired = %d, want 0", n)
 	}
-	if got := failures(t, s, t0.Add(cool-time.Microsecond), p, a); got != 1 {
-		t.Errorf("a record purged before it expired: failures = %d, want 1", got)
+	if got := failures(t, s, ea.Add(-time.Microsecond), p, a); got != 2 {
+		t.Errorf("a record purged before it expired: failures = %d, want 2", got)
 	}
-	n := purge(t0.Add(cool), 1)
-	if got := failures(t, s, t0.Add(cool), p, b); got != 1 {
-		t.Errorf("a record purged before it expired: failures = %d, want 1", got)
+	n := purge(ea, 1)
+	if got := failures(t, s, ea, p, b); got != 2 {
+		t.Errorf("a record purged before it expired: failures = %d, want 2", got)
 	}
 	if l, ok := s.(axes.Lister); ok && n == 1 {
 		recs, err := l.List(t.Context(), axes.Filter{})
 		if err != nil {
 			t.Fatalf("List: %v", err)
 		}
-		if got, want := keysOf(recs), sortedKeys(b, c); !slices.Equal(got, want) {
+		if got, want := keysOf(recs), sortedKeys(b, c, d); !slices.Equal(got, want) {
 			t.Errorf("after Purge, List keys = %q, want %q", got, want)
 		}
 	}
 	far := t0.AddDate(100, 0, 0)
 	purge(far, 1)
 	check(t, "a permanent lock after Purge", do(t, s, axes.OpPeek, far, perm, c), outcome{Locked: true, Failures: 1}, c)
+	checkRec(t, "a reservation without lease after Purge", peek(t, s, far, noLease, d), rec{Reserved: 1, ReservedAt: t0})
 }
 
 func testAuditLog(t *testing.T, e *env) {

@@ -17,7 +17,8 @@ const (
 )
 
 // model is the reference store: a map that applies ops as the [axes.Store]
-// contract says, treating a record whose ExpiresAt has come as absent.
+// contract says: read (a record whose ExpiresAt has come reads as absent),
+// Apply, write back, delete what is Empty.
 type model map[string]axes.Record
 
 func (m model) do(op *axes.Op) axes.Outcome {
@@ -30,7 +31,7 @@ func (m model) do(op *axes.Op) axes.Outcome {
 	}
 	out, o := op.Apply(recs)
 	for i, r := range out {
-		if r.Failures <= 0 {
+		if r.Empty() {
 			delete(m, keys[i])
 		} else {
 			m[keys[i]] = r
@@ -60,7 +61,8 @@ var propGroups = [][]axes.Group{
 }
 
 // randPolicy returns a random policy: one tier or three, permanent locks,
-// windows shorter and longer than the cool-off, RecordOnly, FixedCoolOff.
+// windows shorter and longer than the cool-off, leases shorter and longer
+// than both (or none), RecordOnly, FixedCoolOff.
 func randPolicy(r *rand.Rand) axes.Policy {
 	limit := 1 + r.IntN(4)
 	cools := []time.Duration{0, time.Minute, 10 * time.Minute}
@@ -87,15 +89,28 @@ func randPolicy(r *rand.Rand) axes.Policy {
 	case 3:
 		p.Window = 30 * time.Minute
 	}
+	p.Lease = []time.Duration{0, 30 * time.Second, time.Minute, time.Minute, 5 * time.Minute, 20 * time.Minute}[r.IntN(6)]
 	p.RecordOnly = r.IntN(8) == 0
 	p.FixedCoolOff = r.IntN(2) == 0
 	return p
 }
 
+// propKinds are the ops of the property test, weighted: admissions and
+// their settlements dominate.
+var propKinds = []axes.OpKind{
+	axes.OpAdmit, axes.OpAdmit, axes.OpAdmit, axes.OpAdmit, axes.OpAdmit, axes.OpAdmit, axes.OpAdmit,
+	axes.OpFail, axes.OpFail, axes.OpFail, axes.OpFail, axes.OpFail,
+	axes.OpRelease, axes.OpRelease, axes.OpRelease,
+	axes.OpResetUser, axes.OpResetUser,
+	axes.OpPeek, axes.OpPeek, axes.OpPeek,
+}
+
 // testProperty runs random sequences of ops against the store and the
-// model and requires equal outcomes. Each sequence has its own policy and
-// key prefix; time only moves forward, often to the exact instant a lock
-// or a count ends, or 1µs before it.
+// model and requires equal outcomes (for OpPeek, equal live records, times
+// compared with Equal). Each sequence has its own policy (sometimes two,
+// as identities with different limits that share a bucket) and key prefix;
+// time only moves forward, often to the exact instant a lock, a count or
+// a lease ends, or 1µs before it.
 func testProperty(t *testing.T, e *env) {
 	s := e.s
 	r := rand.New(rand.NewPCG(0x61786573, 0x74657374))
@@ -106,6 +121,10 @@ func testProperty(t *testing.T, e *env) {
 	seen := map[string]int{}
 	for seq := range propSequences {
 		p := randPolicy(r)
+		policies := []axes.Policy{p}
+		if r.IntN(4) == 0 {
+			policies = append(policies, randPolicy(r))
+		}
 		clk := newClock()
 		g := newGuard(t, s, axes.Config{LockoutParameters: propGroups[r.IntN(len(propGroups))]}, clk)
 		prefix := fmt.Sprintf("seq%d/", seq)
@@ -126,39 +145,44 @@ func testProperty(t *testing.T, e *env) {
 		}
 		var history []string
 		for step := range propOps {
+			p := policies[r.IntN(len(policies))]
 			now = propStep(r, now, m, sets, &p)
 			set := sets[r.IntN(len(sets))]
-			var kind axes.OpKind
-			switch k := r.IntN(20); {
-			case k < 9:
-				kind = axes.OpAdmit
-			case k < 13:
-				kind = axes.OpRelease
-			case k < 15:
-				kind = axes.OpResetUser
-			default:
-				kind = axes.OpPeek
+			kind := propKinds[r.IntN(len(propKinds))]
+			lapsed := false
+			for _, b := range set {
+				if rec, ok := m[b.Key]; ok && rec.Reserved > 0 && p.Lease > 0 && !now.Before(rec.ReservedAt.Add(p.Lease)) &&
+					(rec.ExpiresAt.IsZero() || now.Before(rec.ExpiresAt)) {
+					lapsed = true
+				}
 			}
 			op := &axes.Op{Kind: kind, Now: now, Buckets: set, Policy: p}
-			history = append(history, fmt.Sprintf("%2d: %s at +%s on %v", step, kindName(kind), now.Sub(base), sortedKeys(set...)))
+			history = append(history, fmt.Sprintf("%2d: %s at +%s on %v (policy %d)", step, kindName(kind), now.Sub(base), sortedKeys(set...), policyIndex(policies, p)))
 			want := m.do(&axes.Op{Kind: kind, Now: now, Buckets: set, Policy: p})
 			got, err := s.Do(t.Context(), op)
 			if err != nil {
 				t.Fatalf("sequence %d, op %d (%s): Do: %v", seq, step, kindName(kind), err)
 			}
 			if d := diffOutcome(got, want); d != "" {
-				t.Fatalf("sequence %d, op %d: the store and the model differ: %s\npolicy: %+v\nops:\n%s",
-					seq, step, d, p, strings.Join(history, "\n"))
+				t.Fatalf("sequence %d, op %d: the store and the model differ: %s\npolicies: %+v\nops:\n%s",
+					seq, step, d, policies, strings.Join(history, "\n"))
+			}
+			if lapsed {
+				seen["reservation lapsed"]++
 			}
 			switch {
-			case kind == axes.OpAdmit && want.Admitted && want.LocksOnFailure:
-				seen["admitted, locks on failure"]++
 			case kind == axes.OpAdmit && want.Admitted:
 				seen["admitted"]++
+			case kind == axes.OpAdmit && want.Pending:
+				seen["refused, pending"]++
 			case kind == axes.OpAdmit && want.Counted:
 				seen["refused, counted"]++
 			case kind == axes.OpAdmit:
 				seen["refused, not counted"]++
+			case kind == axes.OpFail && want.Locked:
+				seen["fail, locked"]++
+			case kind == axes.OpFail:
+				seen["fail, not locked"]++
 			case want.Locked && want.LockedUntil.IsZero():
 				seen["locked until reset"]++
 			case want.Locked:
@@ -168,8 +192,8 @@ func testProperty(t *testing.T, e *env) {
 			}
 		}
 	}
-	for _, what := range []string{"admitted, locks on failure", "admitted", "refused, counted", "refused, not counted",
-		"locked until reset", "locked", "no failures"} {
+	for _, what := range []string{"admitted", "refused, pending", "refused, counted", "refused, not counted",
+		"fail, locked", "fail, not locked", "reservation lapsed", "locked until reset", "locked", "no failures"} {
 		if seen[what] < 10 {
 			t.Errorf("the random sequences produced %q only %d times; the generator is too weak", what, seen[what])
 		}
@@ -177,9 +201,22 @@ func testProperty(t *testing.T, e *env) {
 	t.Logf("outcomes: %v", seen)
 }
 
+// policyIndex returns the index of the policy p in ps, compared by
+// Limit, Window and Lease (enough to tell the two of a sequence apart in
+// a report).
+func policyIndex(ps []axes.Policy, p axes.Policy) int {
+	for i, q := range ps {
+		if q.Limit == p.Limit && q.Window == p.Window && q.Lease == p.Lease && q.FixedCoolOff == p.FixedCoolOff && q.RecordOnly == p.RecordOnly {
+			return i
+		}
+	}
+	return -1
+}
+
 // propStep returns the time of the next op: the same instant, 1µs later,
 // seconds or minutes later, or exactly at (or 1µs before) a boundary of a
-// record of sets: its lock's end, the end of a tier's cool-off, its expiry.
+// record of sets: its lock's end, the end of a tier's cool-off, the end of
+// its window, the lapse of its reservations, its expiry.
 func propStep(r *rand.Rand, now time.Time, m model, sets [][]axes.Bucket, p *axes.Policy) time.Time {
 	switch r.IntN(10) {
 	case 0, 1:
@@ -199,16 +236,26 @@ func propStep(r *rand.Rand, now time.Time, m model, sets [][]axes.Bucket, p *axe
 		return now
 	}
 	var marks []time.Time
-	for _, tier := range p.Tiers {
-		marks = append(marks, rec.LastFailure.Add(tier.CoolOff))
+	if rec.Failures > 0 {
+		for _, tier := range p.Tiers {
+			marks = append(marks, rec.LastFailure.Add(tier.CoolOff))
+		}
+		if p.Window > 0 {
+			marks = append(marks, rec.LastFailure.Add(p.Window))
+		}
 	}
-	if p.Window > 0 {
-		marks = append(marks, rec.LastFailure.Add(p.Window))
+	if rec.Reserved > 0 && p.Lease > 0 {
+		// Favoured: the lapse is the newest boundary.
+		at := rec.ReservedAt.Add(p.Lease)
+		marks = append(marks, at, at)
 	}
 	for _, t := range []time.Time{rec.LockedUntil, rec.ExpiresAt} {
 		if !t.IsZero() {
 			marks = append(marks, t)
 		}
+	}
+	if len(marks) == 0 {
+		return now
 	}
 	at := marks[r.IntN(len(marks))]
 	if r.IntN(3) == 0 {

@@ -165,7 +165,7 @@ func expired(r *axes.Record, now time.Time) bool {
 
 // Do applies op atomically: it reads the records of op.Keys() (a record
 // that expired at op.Now reads as absent), calls op.Apply and stores what
-// it returns, deleting records with Failures <= 0. It returns the context's
+// it returns, deleting empty records (Record.Empty). It returns the context's
 // error (wrapped) when ctx is done and [axes.ErrClosed] after Close.
 func (s *Store) Do(ctx context.Context, op *axes.Op) (axes.Outcome, error) {
 	s.mu.Lock()
@@ -184,7 +184,7 @@ func (s *Store) Do(ctx context.Context, op *axes.Op) (axes.Outcome, error) {
 	out = out[:min(len(out), len(keys))]
 	s.makeRoom(keys, out, op.Now)
 	for i, r := range out {
-		if r.Failures <= 0 {
+		if r.Empty() {
 			delete(s.recs, keys[i])
 			continue
 		}
@@ -199,7 +199,7 @@ func (s *Store) Do(ctx context.Context, op *axes.Op) (axes.Outcome, error) {
 func (s *Store) makeRoom(keys []string, out []axes.Record, now time.Time) {
 	var added int
 	for i, r := range out {
-		if r.Failures <= 0 {
+		if r.Empty() {
 			continue
 		}
 		if _, ok := s.recs[keys[i]]; ok || slices.Contains(keys[:i], keys[i]) {
@@ -215,14 +215,25 @@ func (s *Store) makeRoom(keys []string, out []axes.Record, now time.Time) {
 // victim is an eviction candidate.
 type victim struct {
 	key  string
-	last time.Time // last failure
+	last time.Time // last activity: failure or reservation
 	end  time.Time // end of the lock; zero: until reset
+}
+
+// lastActivity returns when r last changed: its last failure or its last
+// reservation, whichever is later. A record that holds only reservations
+// (attempts being verified) has no failure time, and must not pass for
+// the oldest.
+func lastActivity(r *axes.Record) time.Time {
+	if r.Reserved > 0 && r.ReservedAt.After(r.LastFailure) {
+		return r.ReservedAt
+	}
+	return r.LastFailure
 }
 
 // evict frees at least need slots (if it can) and at least a batch of
 // maxBuckets/16: it drops expired records, then attribution records, then
-// unlocked lockout records (oldest failure first), then locked ones (the
-// lock that ends soonest first). It never evicts the keys in keep.
+// unlocked lockout records (least recently failed or reserved first), then
+// locked ones (the lock that ends soonest first). It never evicts the keys in keep.
 func (s *Store) evict(need int, now time.Time, keep []string) {
 	want := max(need, s.maxBuckets/16, 1)
 	var attr, open, locked []victim
@@ -235,11 +246,11 @@ func (s *Store) evict(need int, now time.Time, keep []string) {
 			delete(s.recs, k)
 			want--
 		case r.Kind == axes.KindAttribution:
-			attr = append(attr, victim{key: k, last: r.LastFailure})
+			attr = append(attr, victim{key: k, last: lastActivity(&r)})
 		case !r.LockedAt(now):
-			open = append(open, victim{key: k, last: r.LastFailure})
+			open = append(open, victim{key: k, last: lastActivity(&r)})
 		default:
-			locked = append(locked, victim{key: k, last: r.LastFailure, end: r.LockedUntil})
+			locked = append(locked, victim{key: k, last: lastActivity(&r), end: r.LockedUntil})
 		}
 	}
 	byAge := func(a, b victim) int {
@@ -328,10 +339,13 @@ func (s *Store) List(ctx context.Context, f axes.Filter) ([]axes.Record, error) 
 
 // Delete removes the lockout records matching f and the attribution
 // records that belong to them (their Parent was removed). Without
-// f.LockedOnly it also removes the attribution records whose IP and
-// username match f (so an empty filter removes everything). It returns how
-// many lockout records it removed; when f.Now is set, records that had
-// expired at f.Now are removed without being counted.
+// f.LockedOnly it also takes the failures of the attribution records whose
+// IP and username match f off their lockout records (so an empty filter
+// removes everything); such a share keeps its reservations, if any, until
+// the attempts settle. A share that has expired, or that its lockout record
+// has outlived, is dropped without being taken off. It returns how many
+// lockout records it removed or reduced; when f.Now is set, records that
+// had expired at f.Now are removed without being counted.
 func (s *Store) Delete(ctx context.Context, f axes.Filter) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -364,19 +378,41 @@ func (s *Store) Delete(ctx context.Context, f axes.Filter) (int, error) {
 			// The username's share of a bucket without the username:
 			// take it off that bucket, so that resetting a user forgets
 			// the failures the user caused from an address.
-			delete(s.recs, k)
-			if p, ok := s.recs[r.Parent]; ok && p.Failures > 0 {
-				p.Failures = max(0, p.Failures-r.Failures)
-				if p.Failures == 0 {
-					delete(s.recs, r.Parent)
-				} else {
-					s.recs[r.Parent] = p
-				}
-				n++
+			share := r.Failures
+			r.Failures, r.LastFailure = 0, time.Time{}
+			if r.Empty() || (!f.Now.IsZero() && expired(&r, f.Now)) {
+				delete(s.recs, k)
+			} else {
+				s.recs[k] = r
 			}
+			p, ok := s.recs[r.Parent]
+			if !ok || share <= 0 || p.Failures <= 0 || staleShare(&r, &p, f.Now) {
+				continue
+			}
+			p.Failures = max(0, p.Failures-share)
+			if p.Failures == 0 {
+				p.LastFailure, p.Locked, p.LockedUntil = time.Time{}, false, time.Time{}
+			}
+			if p.Empty() {
+				delete(s.recs, r.Parent)
+			} else {
+				s.recs[r.Parent] = p
+			}
+			n++
 		}
 	}
 	return n, nil
+}
+
+// staleShare reports whether the attribution record a no longer counts in
+// its lockout record p: either has expired at now (when now is set), or p
+// changed at or after a's expiry, which proves that a expired before p's
+// current failures were counted (Apply then read a as absent).
+func staleShare(a, p *axes.Record, now time.Time) bool {
+	if !now.IsZero() && (expired(a, now) || expired(p, now)) {
+		return true
+	}
+	return !a.ExpiresAt.IsZero() && !lastActivity(p).Before(a.ExpiresAt)
 }
 
 // Purge removes every record (lockout and attribution) that expired at or

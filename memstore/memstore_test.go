@@ -28,7 +28,17 @@ func lockout(key string) axes.Bucket {
 }
 
 func onePolicy(limit int, cool, window time.Duration) axes.Policy {
-	return axes.Policy{Limit: limit, Tiers: []axes.Tier{{Failures: limit, CoolOff: cool}}, Window: window}
+	return axes.Policy{Limit: limit, Tiers: []axes.Tier{{Failures: limit, CoolOff: cool}}, Window: window, Lease: time.Minute}
+}
+
+// mustFail makes one failed attempt (OpAdmit, then OpFail) and returns the
+// outcome of the OpFail.
+func mustFail(t testing.TB, s *Store, now time.Time, p axes.Policy, bs ...axes.Bucket) axes.Outcome {
+	t.Helper()
+	if o := mustDo(t, s, axes.OpAdmit, now, p, bs...); !o.Admitted {
+		t.Fatalf("admit refused: %+v", o)
+	}
+	return mustDo(t, s, axes.OpFail, now, p, bs...)
 }
 
 func mustDo(t testing.TB, s *Store, kind axes.OpKind, now time.Time, p axes.Policy, bs ...axes.Bucket) axes.Outcome {
@@ -72,7 +82,7 @@ func TestEvictionKeepsLocked(t *testing.T) {
 	var locked []string
 	for i := range 16 {
 		k := fmt.Sprintf("locked-%d", i)
-		if o := mustDo(t, s, axes.OpAdmit, t0, lockP, lockout(k)); !o.LocksOnFailure {
+		if o := mustFail(t, s, t0, lockP, lockout(k)); !o.Locked {
 			t.Fatalf("setup: %s does not lock", k)
 		}
 		locked = append(locked, k)
@@ -111,11 +121,11 @@ func TestEvictionOnlyLocked(t *testing.T) {
 	const capacity = 16
 	s := New(MaxBuckets(capacity))
 	perm := onePolicy(1, 0, 0)
-	mustDo(t, s, axes.OpAdmit, t0, perm, lockout("permanent"))
+	mustFail(t, s, t0, perm, lockout("permanent"))
 	for i := range 100 {
 		// Later inserts lock for longer: their locks end later.
 		p := onePolicy(1, time.Duration(i+1)*time.Hour, time.Duration(i+1)*time.Hour)
-		mustDo(t, s, axes.OpAdmit, t0, p, lockout(fmt.Sprintf("lock-%02d", i)))
+		mustFail(t, s, t0, p, lockout(fmt.Sprintf("lock-%02d", i)))
 		if n := s.Len(); n > capacity {
 			t.Fatalf("the store holds %d records, more than %d", n, capacity)
 		}
@@ -164,7 +174,8 @@ func TestEvictionDropsExpiredFirst(t *testing.T) {
 	for i := range 4 {
 		mustDo(t, s, axes.OpAdmit, t0, long, lockout(fmt.Sprintf("long-%d", i)))
 	}
-	mustDo(t, s, axes.OpAdmit, t0.Add(time.Minute), long, lockout("new"))
+	// The short records expire at t0 + lease + window.
+	mustDo(t, s, axes.OpAdmit, t0.Add(2*time.Minute), long, lockout("new"))
 	if got := s.Len(); got != 5 {
 		t.Errorf("Len = %d, want 5 (the 60 expired records dropped)", got)
 	}
@@ -193,10 +204,7 @@ func TestEvictionRandom(t *testing.T) {
 		if r.IntN(2) == 0 {
 			bs = append(bs, axes.Bucket{Key: "attr-" + l.Key, Kind: axes.KindAttribution, Params: l.Params, IP: l.IP, Username: "u", Parent: l.Key})
 		}
-		kind := axes.OpAdmit
-		if r.IntN(4) == 0 {
-			kind = axes.OpRelease
-		}
+		kind := []axes.OpKind{axes.OpAdmit, axes.OpAdmit, axes.OpFail, axes.OpRelease}[r.IntN(4)]
 		before := s.snapshot()
 		mustDo(t, s, kind, now, p, bs...)
 		after := s.snapshot()
@@ -219,13 +227,21 @@ func TestEvictionRandom(t *testing.T) {
 				if ev.LockedAt(now) && !st.LockedAt(now) {
 					t.Fatalf("op %d: locked %s was evicted while unlocked %s stayed", i, ev.Key, st.Key)
 				}
-				if !ev.LockedAt(now) && !st.LockedAt(now) && st.LastFailure.Before(ev.LastFailure) {
-					t.Fatalf("op %d: unlocked %s (last failure %v) was evicted while the older %s (%v) stayed",
-						i, ev.Key, ev.LastFailure, st.Key, st.LastFailure)
+				if !ev.LockedAt(now) && !st.LockedAt(now) && active(st).Before(active(ev)) {
+					t.Fatalf("op %d: unlocked %s (last active %v) was evicted while the older %s (%v) stayed",
+						i, ev.Key, active(ev), st.Key, active(st))
 				}
 			}
 		}
 	}
+}
+
+// active is when r last failed or was reserved, whichever is later.
+func active(r axes.Record) time.Time {
+	if r.Reserved > 0 && r.ReservedAt.After(r.LastFailure) {
+		return r.ReservedAt
+	}
+	return r.LastFailure
 }
 
 func (s *Store) snapshot() map[string]axes.Record {
@@ -247,9 +263,12 @@ func TestBoundExceededOnlyByOneOp(t *testing.T) {
 	if s.Len() != 3 {
 		t.Errorf("Len = %d, want 3", s.Len())
 	}
-	o := mustDo(t, s, axes.OpAdmit, t0, p, lockout("a"), lockout("b"), lockout("c"))
-	if o.Failures != 2 {
-		t.Errorf("failures = %d, want 2: the op's own records were evicted", o.Failures)
+	mustDo(t, s, axes.OpAdmit, t0, p, lockout("a"), lockout("b"), lockout("c"))
+	o := mustDo(t, s, axes.OpPeek, t0, p, lockout("a"), lockout("b"), lockout("c"))
+	for _, r := range o.Records {
+		if r.Reserved != 2 {
+			t.Errorf("%s: %d reserved, want 2: the op's own records were evicted", r.Key, r.Reserved)
+		}
 	}
 	mustDo(t, s, axes.OpAdmit, t0, p, lockout("d"))
 	if s.Len() != 2 {
@@ -269,9 +288,9 @@ func TestNoAliasing(t *testing.T) {
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("List = %v, %v", recs, err)
 	}
-	recs[0].Failures, recs[0].IP = 99, "changed too"
+	recs[0].Reserved, recs[0].IP = 99, "changed too"
 	recs, _ = s.List(ctx, axes.Filter{})
-	if recs[0].Failures != 1 || recs[0].IP != "1.2.3.4" {
+	if recs[0].Reserved != 1 || recs[0].IP != "1.2.3.4" {
 		t.Errorf("the stored record changed: %+v", recs[0])
 	}
 }
@@ -282,16 +301,16 @@ func TestListHidesExpired(t *testing.T) {
 	s := New()
 	ctx := context.Background()
 	p := onePolicy(3, time.Minute, time.Minute)
-	mustDo(t, s, axes.OpAdmit, t0, p, lockout("old"))
-	mustDo(t, s, axes.OpAdmit, t0.Add(time.Minute), p, lockout("new"))
-	recs, err := s.List(ctx, axes.Filter{Now: t0.Add(time.Minute)})
+	mustFail(t, s, t0, p, lockout("old")) // expires at t0 + lease + window
+	mustFail(t, s, t0.Add(2*time.Minute), p, lockout("new"))
+	recs, err := s.List(ctx, axes.Filter{Now: t0.Add(2 * time.Minute)})
 	if err != nil || len(recs) != 1 || recs[0].Key != "new" {
 		t.Errorf("List(now) = %v, %v; want only new", recs, err)
 	}
 	if recs, _ := s.List(ctx, axes.Filter{}); len(recs) != 2 {
 		t.Errorf("List() returned %d records, want 2", len(recs))
 	}
-	if n, err := s.Delete(ctx, axes.Filter{Now: t0.Add(time.Minute)}); err != nil || n != 1 || s.Len() != 0 {
+	if n, err := s.Delete(ctx, axes.Filter{Now: t0.Add(2 * time.Minute)}); err != nil || n != 1 || s.Len() != 0 {
 		t.Errorf("Delete(now) = %d, %v, Len %d; want 1, nil, 0", n, err, s.Len())
 	}
 }
@@ -302,8 +321,8 @@ func TestPurgeCount(t *testing.T) {
 	l := lockout("x")
 	a := axes.Bucket{Key: "attr", Kind: axes.KindAttribution, Username: "u", Parent: "x"}
 	mustDo(t, s, axes.OpAdmit, t0, p, l, a)
-	mustDo(t, s, axes.OpAdmit, t0, onePolicy(1, 0, 0), lockout("forever"))
-	n, err := s.Purge(context.Background(), t0.Add(time.Minute))
+	mustFail(t, s, t0, onePolicy(1, 0, 0), lockout("forever"))
+	n, err := s.Purge(context.Background(), t0.Add(2*time.Minute)) // lease + window
 	if err != nil || n != 2 || s.Len() != 1 {
 		t.Errorf("Purge = %d, %v, Len %d; want 2, nil, 1", n, err, s.Len())
 	}
@@ -402,5 +421,74 @@ func BenchmarkEviction(b *testing.B) {
 				b.Fatalf("Len %d > %d", s.Len(), capacity)
 			}
 		})
+	}
+}
+
+// TestEvictionReservedIsRecent: a record that holds only reservations
+// (attempts being verified) is as recent as its last reservation, not the
+// oldest of all for want of a failure time.
+func TestEvictionReservedIsRecent(t *testing.T) {
+	s := New(MaxBuckets(16))
+	p := onePolicy(1000, time.Hour, time.Hour)
+	for i := range 15 {
+		mustFail(t, s, t0.Add(time.Duration(i)*time.Second), p, lockout(fmt.Sprintf("ip-%02d", i)))
+	}
+	mustDo(t, s, axes.OpAdmit, t0.Add(20*time.Second), p, lockout("busy"))
+	mustDo(t, s, axes.OpAdmit, t0.Add(30*time.Second), p, lockout("new"))
+	if !s.has("busy") {
+		t.Error("the record with a reservation was evicted before older failures")
+	}
+	if s.has("ip-00") {
+		t.Error("the oldest record was kept")
+	}
+}
+
+// TestDeleteShareKeepsReservation: deleting a user takes the user's
+// failures off the shared bucket, but an attempt of the user being
+// verified keeps its reservation, and its failure still counts once.
+func TestDeleteShareKeepsReservation(t *testing.T) {
+	s := New()
+	p := onePolicy(10, time.Hour, time.Hour)
+	l := lockout("ip")
+	a := axes.Bucket{Key: "attr", Kind: axes.KindAttribution, Params: l.Params, IP: l.IP, Username: "u", Parent: l.Key}
+	mustFail(t, s, t0, p, l, a)
+	mustDo(t, s, axes.OpAdmit, t0.Add(time.Second), p, l, a)
+	n, err := s.Delete(context.Background(), axes.Filter{Username: "u", Now: t0.Add(time.Second)})
+	if err != nil || n != 1 {
+		t.Fatalf("Delete(u) = %d, %v; want 1, nil", n, err)
+	}
+	o := mustDo(t, s, axes.OpPeek, t0.Add(time.Second), p, l, a)
+	for _, r := range o.Records {
+		if r.Failures != 0 || r.Reserved != 1 || !r.LastFailure.IsZero() || r.Locked {
+			t.Errorf("%s after Delete: %d failures (last %v, locked %v), %d reserved; want 0, 1", r.Key, r.Failures, r.LastFailure, r.Locked, r.Reserved)
+		}
+	}
+	mustDo(t, s, axes.OpFail, t0.Add(2*time.Second), p, l, a)
+	o = mustDo(t, s, axes.OpPeek, t0.Add(2*time.Second), p, l, a)
+	for _, r := range o.Records {
+		if r.Failures != 1 || r.Reserved != 0 {
+			t.Errorf("%s after the fail: %d failures, %d reserved; want 1, 0", r.Key, r.Failures, r.Reserved)
+		}
+	}
+}
+
+// TestDeleteSkipsExpiredShare: with Filter.Now set, a share that expired
+// at Now is not taken off its bucket, even when the bucket itself lives on
+// (kept by failures of others).
+func TestDeleteSkipsExpiredShare(t *testing.T) {
+	s := New()
+	p := onePolicy(10, time.Minute, time.Minute)
+	l := lockout("ip")
+	a := axes.Bucket{Key: "attr", Kind: axes.KindAttribution, Params: l.Params, IP: l.IP, Username: "u", Parent: l.Key}
+	mustFail(t, s, t0, p, l, a) // the share expires at t0 + lease + window
+	long := onePolicy(10, time.Hour, time.Hour)
+	mustFail(t, s, t0.Add(time.Second), long, l) // someone else, kept an hour
+	now := t0.Add(2 * time.Minute)
+	n, err := s.Delete(context.Background(), axes.Filter{Username: "u", Now: now})
+	if err != nil || n != 0 {
+		t.Fatalf("Delete(u) = %d, %v; want 0, nil", n, err)
+	}
+	if o := mustDo(t, s, axes.OpPeek, now, long, l); o.Failures != 2 {
+		t.Errorf("bucket after deleting the expired share: %d failures, want 2", o.Failures)
 	}
 }

@@ -159,6 +159,10 @@ func (s *Store) takeShares(ctx context.Context, c *sql.Conn, f axes.Filter) (int
 		w.add("ip = ?", f.IP)
 	}
 	w.add(fmt.Sprintf("kind = %d", axes.KindAttribution))
+	if !f.Now.IsZero() {
+		// An expired share belongs to an earlier count of its bucket.
+		w.add("(expires_at = 0 OR expires_at > ?)", encTime(f.Now))
+	}
 	rows, err := c.QueryContext(ctx, "SELECT parent, failures FROM "+s.attempt+w.String(), w.args...)
 	if err != nil {
 		return 0, err

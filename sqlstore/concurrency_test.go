@@ -36,8 +36,10 @@ func TestConcurrentAdmitOneBucket(t *testing.T) {
 	if got := admitted.Load(); got != 3 {
 		t.Fatalf("%d of 200 concurrent admissions admitted, want 3", got)
 	}
-	if o := do(t, s, axes.OpPeek, t0, policy(3, 0), b); o.Failures != 200 {
-		t.Fatalf("failures = %d, want 200 (every attempt counted)", o.Failures)
+	// The refusals came while checks were in flight: none is counted; the
+	// three reservations hold the bucket at the limit.
+	if o := do(t, s, axes.OpPeek, t0, policy(3, 0), b); o.Failures != 0 || len(o.Records) != 1 || o.Records[0].Reserved != 3 {
+		t.Fatalf("after the burst: %+v, want 0 failures and 3 reserved", o)
 	}
 }
 
@@ -79,8 +81,8 @@ func TestConcurrentAdmitTwoProcesses(t *testing.T) {
 	if got := admitted.Load(); got != 3 {
 		t.Fatalf("%d of 2x100 concurrent admissions admitted, want 3", got)
 	}
-	if o := do(t, stores[1], axes.OpPeek, t0, policy(3, 0), b); o.Failures != 200 {
-		t.Fatalf("failures = %d, want 200", o.Failures)
+	if o := do(t, stores[1], axes.OpPeek, t0, policy(3, 0), b); o.Failures != 0 || len(o.Records) != 1 || o.Records[0].Reserved != 3 {
+		t.Fatalf("after the burst: %+v, want 0 failures and 3 reserved", o)
 	}
 }
 

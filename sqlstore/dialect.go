@@ -35,6 +35,14 @@ type Dialect interface {
 	BeginWrite() string
 	// ForUpdate is appended to the SELECT that reads the records of an op
 	// inside a write transaction: "" or " FOR UPDATE".
+	//
+	// Whatever the dialect, two transactions that read the same absent key
+	// must not both proceed: row locks such as FOR UPDATE do not cover rows
+	// that do not exist yet, so a dialect for a database with row locking
+	// must also serialise the first insert of a key (for example by
+	// inserting empty rows with ON CONFLICT DO NOTHING before the locking
+	// read, by an advisory lock per key, or by SERIALIZABLE with retry).
+	// SQLite's BEGIN IMMEDIATE serialises every writer, so it needs none.
 	ForUpdate() string
 	// Upsert returns an INSERT of one row into table with cols (in that
 	// order, one placeholder each) that replaces the other columns of an

@@ -59,7 +59,7 @@ func ExampleNew() {
 	_, err = guard.Admit(ctx, id)
 	fmt.Println(errors.Is(err, axes.ErrLockedOut))
 	// Output:
-	// applied: [0001_init 0002_rules]
+	// applied: [0001_init 0002_rules 0003_reservations]
 	// invalid 1
 	// locked 2
 	// locked 3

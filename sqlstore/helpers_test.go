@@ -46,7 +46,17 @@ func ipBucket(ip string) axes.Bucket {
 }
 
 func policy(limit int, cool time.Duration) axes.Policy {
-	return axes.Policy{Limit: limit, Tiers: []axes.Tier{{Failures: limit, CoolOff: cool}}, Window: cool}
+	return axes.Policy{Limit: limit, Tiers: []axes.Tier{{Failures: limit, CoolOff: cool}}, Window: cool, Lease: axes.DefaultReservationLease}
+}
+
+// doAt applies a settling op for a ticket admitted at admitted.
+func doAt(t testing.TB, s *Store, kind axes.OpKind, now, admitted time.Time, p axes.Policy, bs ...axes.Bucket) axes.Outcome {
+	t.Helper()
+	o, err := s.Do(context.Background(), &axes.Op{Kind: kind, Now: now, Admitted: admitted, Buckets: bs, Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
 
 func do(t testing.TB, s *Store, kind axes.OpKind, now time.Time, p axes.Policy, bs ...axes.Bucket) axes.Outcome {

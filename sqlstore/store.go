@@ -207,6 +207,7 @@ func (s *Store) ready(ctx context.Context) error {
 var recordCols = []string{
 	"bucket_key", "kind", "params", "ip", "username", "user_agent", "parent",
 	"failures", "last_failure", "locked", "locked_until", "expires_at",
+	"reserved", "reserved_at", "lapsed_at",
 }
 
 var recordColList = strings.Join(recordCols, ", ")
@@ -215,17 +216,18 @@ var recordColList = strings.Join(recordCols, ", ")
 type row struct {
 	key, params, ip, username, userAgent, parent string
 	kind, failures, lastFailure, locked          int64
-	lockedUntil, expiresAt                       int64
+	lockedUntil, expiresAt, reserved, reservedAt int64
+	lapsedAt                                     int64
 }
 
 func (r *row) args() []any {
 	return []any{r.key, r.kind, r.params, r.ip, r.username, r.userAgent, r.parent,
-		r.failures, r.lastFailure, r.locked, r.lockedUntil, r.expiresAt}
+		r.failures, r.lastFailure, r.locked, r.lockedUntil, r.expiresAt, r.reserved, r.reservedAt, r.lapsedAt}
 }
 
 func (r *row) dest() []any {
 	return []any{&r.key, &r.kind, &r.params, &r.ip, &r.username, &r.userAgent, &r.parent,
-		&r.failures, &r.lastFailure, &r.locked, &r.lockedUntil, &r.expiresAt}
+		&r.failures, &r.lastFailure, &r.locked, &r.lockedUntil, &r.expiresAt, &r.reserved, &r.reservedAt, &r.lapsedAt}
 }
 
 func toRow(rec axes.Record) row {
@@ -235,6 +237,8 @@ func toRow(rec axes.Record) row {
 		failures: int64(rec.Failures), lastFailure: encTime(rec.LastFailure),
 		locked: encBool(rec.Locked), lockedUntil: encTime(rec.LockedUntil),
 		expiresAt: encTime(rec.ExpiresAt),
+		reserved:  int64(rec.Reserved), reservedAt: encTime(rec.ReservedAt),
+		lapsedAt: encTime(rec.LapsedAt),
 	}
 }
 
@@ -249,13 +253,17 @@ func (r *row) record() axes.Record {
 		Locked:      r.locked != 0,
 		LockedUntil: decTime(r.lockedUntil),
 		ExpiresAt:   decTime(r.expiresAt),
+		Reserved:    int(r.reserved),
+		ReservedAt:  decTime(r.reservedAt),
+		LapsedAt:    decTime(r.lapsedAt),
 	}
 }
 
 // expired reports whether the row is logically absent at now.
 func (r *row) expired(now int64) bool { return r.expiresAt != 0 && r.expiresAt <= now }
 
-// Times are stored as Unix nanoseconds; 0 is the zero time. Times outside
+// Times are stored as Unix nanoseconds; 0 is the zero time (so the Unix
+// epoch itself is stored as 1ns after it). Times outside
 // the range of int64 nanoseconds (years 1678 to 2262) are clamped.
 var (
 	minTime = time.Unix(0, math.MinInt64+1)
@@ -266,6 +274,8 @@ func encTime(t time.Time) int64 {
 	switch {
 	case t.IsZero():
 		return 0
+	case t.UnixNano() == 0:
+		return 1 // the epoch itself is stored 1ns later: 0 means no time
 	case t.Before(minTime):
 		return math.MinInt64 + 1
 	case t.After(maxTime):
@@ -327,7 +337,7 @@ func (s *Store) Do(ctx context.Context, op *axes.Op) (axes.Outcome, error) {
 		out, oc := op.Apply(recs)
 		for _, rec := range out {
 			old, had := stored[rec.Key]
-			if rec.Failures <= 0 {
+			if rec.Empty() {
 				if had {
 					if _, err := c.ExecContext(ctx, s.deleteKeySQL, rec.Key); err != nil {
 						return err
@@ -442,6 +452,15 @@ func (s *Store) writeOnce(ctx context.Context, fn func(context.Context, *sql.Con
 	if _, err := c.ExecContext(ctx, s.d.BeginWrite()); err != nil {
 		return err
 	}
+	// database/sql does not know about a transaction begun by hand: if fn
+	// panics, end it before the connection goes back to the pool, where it
+	// would hold the write lock for every process.
+	defer func() {
+		if p := recover(); p != nil {
+			s.rollback(ctx, c)
+			panic(p)
+		}
+	}()
 	if err := fn(ctx, c); err != nil {
 		s.rollback(ctx, c)
 		return err

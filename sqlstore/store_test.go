@@ -21,19 +21,19 @@ func TestMigrateIdempotentAndSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur, latest, err := s.SchemaVersion(ctx)
-	if err != nil || cur != 0 || latest != 2 {
-		t.Fatalf("before: SchemaVersion = %d, %d, %v; want 0, 2, nil", cur, latest, err)
+	if err != nil || cur != 0 || latest != 3 {
+		t.Fatalf("before: SchemaVersion = %d, %d, %v; want 0, 3, nil", cur, latest, err)
 	}
 	applied, err := s.Migrate(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(applied, ",") != "0001_init,0002_rules" {
-		t.Fatalf("first Migrate applied %q, want [0001_init 0002_rules]", applied)
+	if strings.Join(applied, ",") != "0001_init,0002_rules,0003_reservations" {
+		t.Fatalf("first Migrate applied %q, want [0001_init 0002_rules 0003_reservations]", applied)
 	}
 	cur, latest, err = s.SchemaVersion(ctx)
-	if err != nil || cur != 2 || latest != 2 {
-		t.Fatalf("after: SchemaVersion = %d, %d, %v; want 2, 2, nil", cur, latest, err)
+	if err != nil || cur != 3 || latest != 3 {
+		t.Fatalf("after: SchemaVersion = %d, %d, %v; want 3, 3, nil", cur, latest, err)
 	}
 	applied, err = s.Migrate(ctx)
 	if err != nil || len(applied) != 0 {
@@ -45,8 +45,8 @@ func TestMigrateIdempotentAndSchemaVersion(t *testing.T) {
 		t.Fatalf("Migrate on a second store applied %q, %v; want nothing", applied, err)
 	}
 	var n int
-	if err := db.QueryRow("SELECT count(*) FROM axes_schema_version").Scan(&n); err != nil || n != 2 {
-		t.Fatalf("version rows = %d, %v; want 2 (one per migration)", n, err)
+	if err := db.QueryRow("SELECT count(*) FROM axes_schema_version").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("version rows = %d, %v; want 3 (one per migration)", n, err)
 	}
 }
 
@@ -69,8 +69,8 @@ func TestConcurrentMigrate(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := applied.Load(); got != 2 {
-		t.Fatalf("four concurrent Migrates applied %d migrations in total, want 2 (each once)", got)
+	if got := applied.Load(); got != 3 {
+		t.Fatalf("four concurrent Migrates applied %d migrations in total, want 3 (each once)", got)
 	}
 }
 
@@ -83,13 +83,13 @@ func TestMissingSchema(t *testing.T) {
 	}
 	op := &axes.Op{Kind: axes.OpAdmit, Now: t0, Buckets: []axes.Bucket{ipBucket("192.0.2.1")}, Policy: policy(3, 0)}
 	_, err = s.Do(ctx, op)
-	const want = "axes: schema version 0, binary needs 2: run axes migrate"
+	const want = "axes: schema version 0, binary needs 3: run axes migrate"
 	if err == nil || err.Error() != want {
 		t.Fatalf("Do without schema: err = %v, want %q", err, want)
 	}
 	var se *SchemaError
-	if !errors.As(err, &se) || se.Current != 0 || se.Latest != 2 {
-		t.Fatalf("err = %#v, want *SchemaError{0, 2}", err)
+	if !errors.As(err, &se) || se.Current != 0 || se.Latest != 3 {
+		t.Fatalf("err = %#v, want *SchemaError{0, 3}", err)
 	}
 	if _, err := s.List(ctx, axes.Filter{}); !errors.As(err, &se) {
 		t.Fatalf("List without schema: err = %v, want *SchemaError", err)
@@ -112,8 +112,8 @@ func TestAutoMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 	o, err := s.Do(ctx, &axes.Op{Kind: axes.OpAdmit, Now: t0, Buckets: []axes.Bucket{ipBucket("192.0.2.1")}, Policy: policy(3, 0)})
-	if err != nil || !o.Admitted || o.Failures != 1 {
-		t.Fatalf("Do = %+v, %v; want admitted with 1 failure", o, err)
+	if err != nil || !o.Admitted || o.Failures != 0 {
+		t.Fatalf("Do = %+v, %v; want admitted", o, err)
 	}
 	if cur, latest, err := s.SchemaVersion(ctx); err != nil || cur != latest {
 		t.Fatalf("SchemaVersion = %d, %d, %v; want current", cur, latest, err)
@@ -137,8 +137,10 @@ func TestTablePrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := policy(3, 0)
-	do(t, a, axes.OpAdmit, t0, p, ipBucket("192.0.2.1"))
-	do(t, a, axes.OpAdmit, t0, p, ipBucket("192.0.2.1"))
+	for range 2 {
+		do(t, a, axes.OpAdmit, t0, p, ipBucket("192.0.2.1"))
+		do(t, a, axes.OpFail, t0, p, ipBucket("192.0.2.1"))
+	}
 	if o := do(t, b, axes.OpPeek, t0, p, ipBucket("192.0.2.1")); o.Failures != 0 {
 		t.Fatalf("store b sees %d failures of store a", o.Failures)
 	}
@@ -179,18 +181,22 @@ func TestDoLifecycle(t *testing.T) {
 	s, db, _ := newStore(t)
 	b := ipBucket("192.0.2.1")
 	p := policy(3, 10*time.Minute)
+	p.Lease = time.Minute
+	// Three attempts, each admitted (a reservation) and failed (a failure);
+	// the third failure locks.
 	for i := 1; i <= 3; i++ {
 		o := do(t, s, axes.OpAdmit, t0, p, b)
-		if !o.Admitted || o.Failures != i {
+		if !o.Admitted || o.Failures != i-1 {
 			t.Fatalf("admit %d = %+v", i, o)
 		}
-		if i == 3 && !o.LocksOnFailure {
-			t.Fatalf("admit 3 should lock on failure: %+v", o)
+		o = doAt(t, s, axes.OpFail, t0, t0, p, b)
+		if o.Failures != i || o.Locked != (i == 3) {
+			t.Fatalf("fail %d = %+v", i, o)
 		}
 	}
 	o := do(t, s, axes.OpAdmit, t0.Add(time.Minute), p, b)
-	if o.Admitted || !o.Locked || !o.LockedUntil.Equal(t0.Add(11*time.Minute)) {
-		t.Fatalf("admit 4 = %+v, want refused until t0+11m", o)
+	if o.Admitted || !o.Locked || o.Pending || !o.LockedUntil.Equal(t0.Add(11*time.Minute)) {
+		t.Fatalf("admit 4 = %+v, want refused (counted) until t0+11m", o)
 	}
 	// The stored record round-trips exactly, nanoseconds included.
 	recs, err := s.List(context.Background(), axes.Filter{})
@@ -206,25 +212,32 @@ func TestDoLifecycle(t *testing.T) {
 	if r.LastFailure.Location() != time.UTC {
 		t.Fatalf("times are not UTC: %v", r.LastFailure.Location())
 	}
-	// A peek reads without writing; a release gives one back.
 	if o := do(t, s, axes.OpPeek, t0.Add(2*time.Minute), p, b); !o.Locked || o.Failures != 4 {
 		t.Fatalf("peek = %+v", o)
 	}
-	do(t, s, axes.OpRelease, t0.Add(2*time.Minute), p, b)
-	if o := do(t, s, axes.OpPeek, t0.Add(2*time.Minute), p, b); o.Failures != 3 || !o.Locked {
-		t.Fatalf("peek after release = %+v", o)
+	// At the expiry the record is absent: the next admission starts afresh,
+	// and a reservation alone is stored, with its time.
+	at := last.Add(10 * time.Minute)
+	o = do(t, s, axes.OpAdmit, at, p, b)
+	if !o.Admitted || o.Failures != 0 {
+		t.Fatalf("admit after expiry = %+v, want admitted with no failures", o)
 	}
-	// At the expiry the record is absent: the next admit starts from 1 and
-	// replaces the row.
-	o = do(t, s, axes.OpAdmit, last.Add(10*time.Minute), p, b)
-	if !o.Admitted || o.Failures != 1 {
-		t.Fatalf("admit after expiry = %+v, want admitted with 1 failure", o)
+	recs, _ = s.List(context.Background(), axes.Filter{})
+	if len(recs) != 1 || recs[0].Reserved != 1 || !recs[0].ReservedAt.Equal(at) || recs[0].Failures != 0 {
+		t.Fatalf("stored reservation = %+v", recs)
 	}
-	// Releasing the only failure deletes the row.
-	do(t, s, axes.OpRelease, last.Add(10*time.Minute), p, b)
+	// Releasing the only reservation deletes the row.
+	doAt(t, s, axes.OpRelease, at, at, p, b)
 	var n int
 	if err := db.QueryRow("SELECT count(*) FROM axes_attempt").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("rows after the last release = %d, %v; want 0", n, err)
+	}
+	// A reservation that lapses counts once, and its late settlement adds
+	// nothing (lapsed_at round-trips).
+	do(t, s, axes.OpAdmit, at, p, b)
+	late := at.Add(p.Lease)
+	if o := doAt(t, s, axes.OpFail, late, at, p, b); o.Failures != 1 {
+		t.Fatalf("fail after the lease = %+v, want 1 failure (the lapsed one)", o)
 	}
 }
 
@@ -244,8 +257,8 @@ func TestExpiredRowIsAbsent(t *testing.T) {
 	if o := do(t, s, axes.OpPeek, t0.Add(time.Hour), p, b); o.Locked || o.Failures != 0 {
 		t.Fatalf("peek at expiry = %+v, want nothing", o)
 	}
-	if o := do(t, s, axes.OpAdmit, t0.Add(time.Hour), p, b); !o.Admitted || o.Failures != 1 {
-		t.Fatalf("admit at expiry = %+v, want admitted with 1", o)
+	if o := do(t, s, axes.OpAdmit, t0.Add(time.Hour), p, b); !o.Admitted || o.Failures != 0 {
+		t.Fatalf("admit at expiry = %+v, want admitted afresh", o)
 	}
 }
 
@@ -311,10 +324,14 @@ func TestListDeletePurge(t *testing.T) {
 	ctx := context.Background()
 	p := policy(2, time.Hour)
 	a, b, c := ipBucket("192.0.2.1"), ipBucket("192.0.2.2"), ipBucket("2001:db8::/64")
-	do(t, s, axes.OpAdmit, t0, p, a)
-	do(t, s, axes.OpAdmit, t0.Add(time.Second), p, a) // locked
-	do(t, s, axes.OpAdmit, t0.Add(2*time.Second), p, b)
-	do(t, s, axes.OpAdmit, t0.Add(3*time.Second), p, c)
+	fail := func(at time.Time, b axes.Bucket) {
+		do(t, s, axes.OpAdmit, at, p, b)
+		do(t, s, axes.OpFail, at, p, b)
+	}
+	fail(t0, a)
+	fail(t0.Add(time.Second), a) // locked
+	fail(t0.Add(2*time.Second), b)
+	fail(t0.Add(3*time.Second), c)
 
 	recs, err := s.List(ctx, axes.Filter{})
 	if err != nil || len(recs) != 3 || recs[0].Key != c.Key || recs[2].Key != a.Key {
@@ -331,9 +348,10 @@ func TestListDeletePurge(t *testing.T) {
 	if recs, _ := s.List(ctx, axes.Filter{IP: "2001:db8::/64"}); len(recs) != 1 || recs[0].Key != c.Key {
 		t.Fatalf("List by prefix = %+v", recs)
 	}
-	// Purge removes what expired at or before now: a and b expire at t0+1h
-	// (+1s, +2s), c at t0+1h+3s.
-	n, err := s.Purge(ctx, t0.Add(time.Hour+2*time.Second))
+	// Purge removes what expired at or before now: a and b expire at
+	// t0+1h+1m (+1s, +2s), c at t0+1h+1m+3s (the window after the last
+	// failure, but never before the admission's lease plus the window).
+	n, err := s.Purge(ctx, t0.Add(time.Hour+time.Minute+2*time.Second))
 	if err != nil || n != 2 {
 		t.Fatalf("Purge = %d, %v; want 2", n, err)
 	}
