@@ -9,11 +9,25 @@
 //	...
 //	mux.Handle("/login", mw.Protect(loginHandler))
 //
-// Protect lets GET, HEAD and OPTIONS through untouched, so the login page
-// is always shown. For every other request it reads the username (the form
-// field Config.UsernameFormField, or that field of a JSON body, which is
-// put back for the handler) and the client address, and asks the guard to
-// admit the attempt before the handler runs. The attempt is counted as a
+// Protect lets OPTIONS, and GET and HEAD without credentials, through
+// untouched, so the login page is always shown; a GET or HEAD with the
+// username field in its query string is guarded like a POST unless
+// Config.NeverLockoutGET is set. For every guarded request it reads the
+// username (the field Config.UsernameFormField of the form or of a JSON
+// body, which is put back for the handler, and of the URL query) and the
+// client address, and asks the guard to admit the attempt before the
+// handler runs. The username is read strictly: a body over 64 KiB
+// ([WithMaxBodyBytes]) is answered 413, and a request whose username could
+// be read two ways (a JSON body that is not exactly one object, a username
+// field that is not a string or appears twice, different usernames in the
+// body and the query) is answered 400, without counting anything or
+// calling the handler.
+//
+// The handler MUST check the password of exactly the username that was
+// counted, which [Username] returns, and not read the username again in
+// its own way; otherwise it may check another user's password than the one
+// that is locked out. Handlers that must read requests their own way call
+// [Middleware.Authenticate] instead. The attempt is counted as a
 // failure before the password is checked, so however many requests arrive
 // at once no more than FailureLimit password checks run for a client. A
 // locked-out client gets the lockout response (429 by default, with
@@ -21,7 +35,9 @@
 //
 // The handler's response status settles the attempt: 401 or 403 (see
 // [WithFailureStatuses]) is a failure, 2xx and 3xx a success, anything else
-// gives the attempt back uncounted. A handler can also say so itself with
+// gives the attempt back uncounted. A handler that answers a wrong password
+// with 200 (the form rendered again) or with a redirect is therefore never
+// locked out: it must call [Fail] before writing that response. A handler can also say so itself with
 // [Fail], [Succeed] or [SucceedSession], before writing its response. The
 // failure that reaches the limit is itself answered with the lockout
 // response: with FailureLimit 3, three wrong passwords get 401, 401, 429.

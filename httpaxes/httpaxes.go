@@ -2,6 +2,7 @@ package httpaxes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -12,9 +13,9 @@ import (
 	"github.com/goaxes/axes"
 )
 
-// DefaultMaxBodyBytes is how much of a JSON body the middleware reads to
-// find the username, unless [WithMaxBodyBytes] says otherwise.
-const DefaultMaxBodyBytes = 1 << 20
+// DefaultMaxBodyBytes is the largest body (form or JSON) of a guarded
+// request, unless [WithMaxBodyBytes] says otherwise: 64 KiB.
+const DefaultMaxBodyBytes = 64 << 10
 
 // ErrNotProtected is returned by [Fail], [Succeed] and [SucceedSession] for
 // a request that did not pass through [Middleware.Protect] (or whose method
@@ -47,10 +48,12 @@ type Middleware struct {
 type Option func(*Middleware) error
 
 // WithUsernameFunc sets how the username is read from a request. By default
-// it is the form field Config.UsernameFormField (body first, then the URL
-// query, as [http.Request.FormValue] reads it), or, for a JSON body, that
-// field of the top-level object. An error from f is passed to the error
-// handler and the request is not served.
+// it is the field Config.UsernameFormField of the form body or of the
+// top-level JSON object, and of the URL query; see [Middleware.Protect] for
+// the rules. An error from f is passed to the error handler and the request
+// is not served. With f, the body is neither read nor limited by the
+// middleware, and the handler must check the username f returned (see
+// [Username]).
 func WithUsernameFunc(f func(*http.Request) (string, error)) Option {
 	return func(m *Middleware) error {
 		if f == nil {
@@ -123,6 +126,10 @@ func WithFailureStatuses(codes ...int) Option {
 // WithGuardedMethods sets the request methods that are guarded; requests
 // with other methods pass straight through, uncounted. Default: every method
 // except GET, HEAD and OPTIONS, so showing the login page is never blocked.
+// Whatever the methods, a GET or HEAD that carries credentials (the
+// username field in the URL query, or a body) is guarded unless
+// Config.NeverLockoutGET is set: a handler that reads r.FormValue answers
+// GET /login?username=..&password=.. too.
 func WithGuardedMethods(methods ...string) Option {
 	return func(m *Middleware) error {
 		if len(methods) == 0 {
@@ -154,9 +161,11 @@ func WithErrorHandler(f func(w http.ResponseWriter, r *http.Request, err error))
 	}
 }
 
-// WithMaxBodyBytes sets how many bytes of a JSON body are read to find the
-// username. A longer body is passed on whole, but is guarded without a
-// username. Default [DefaultMaxBodyBytes] (1 MiB).
+// WithMaxBodyBytes sets the largest body of a guarded request, form or
+// JSON. The middleware reads at most n bytes to find the username (form
+// bodies are capped with [http.MaxBytesReader] before they are parsed);
+// a longer body is answered 413 Request Entity Too Large, uncounted, and is
+// not passed to the handler. Default [DefaultMaxBodyBytes] (64 KiB).
 func WithMaxBodyBytes(n int64) Option {
 	return func(m *Middleware) error {
 		if n <= 0 {
@@ -232,15 +241,45 @@ func (m *Middleware) defaultError(w http.ResponseWriter, r *http.Request, err er
 	_, _ = w.Write([]byte("Service Unavailable: login protection is not available, please try again later.\n"))
 }
 
-func (m *Middleware) guarded(method string) bool {
-	if m.methods != nil {
-		return m.methods[method]
+// guarded reports whether r is a login attempt to guard: its method is
+// guarded, or it is a GET or HEAD carrying credentials (unless
+// Config.NeverLockoutGET).
+func (m *Middleware) guarded(r *http.Request) bool {
+	if m.methods != nil && m.methods[r.Method] {
+		return true
 	}
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if m.cfg.NeverLockoutGET {
+			return false
+		}
+		return r.URL.Query().Has(m.cfg.UsernameFormField) || hasBody(r)
+	case http.MethodOptions:
 		return false
 	}
-	return true
+	return m.methods == nil
+}
+
+// writeRequestError answers a request whose username cannot be read
+// unambiguously (400) or whose body is too large (413). Nothing is counted
+// and the login handler is not called.
+func (m *Middleware) writeRequestError(w http.ResponseWriter, r *http.Request, e *requestError) {
+	m.log.DebugContext(r.Context(), "httpaxes: refusing a login request", "status", e.status, "reason", e.msg, "method", r.Method, "path", r.URL.Path)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if WantsJSON(r) {
+		body, _ := json.Marshal(struct {
+			Error string `json:"error"`
+		}{e.msg})
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(e.status)
+		_, _ = w.Write(append(body, '\n'))
+		return
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(e.status)
+	_, _ = w.Write([]byte(http.StatusText(e.status) + ": " + e.msg + "\n"))
 }
 
 // Identity returns the identity of a login attempt by username in r: the
@@ -318,44 +357,89 @@ func (m *Middleware) identity(r *http.Request, username string) (axes.Identity, 
 // Protect returns next guarded by m; m.Protect has the standard middleware
 // type func(http.Handler) http.Handler.
 //
-// Requests whose method is not guarded (by default GET, HEAD and OPTIONS)
-// pass straight through. For a guarded request Protect reads the username
-// and the client address and asks the guard to admit the attempt. A
-// locked-out or denied client gets the lockout response and next is not
-// called, so the password is never checked. An admitted attempt is passed
-// to next, which settles it:
+// IMPORTANT: next must check the password of exactly the username Protect
+// counted, which it gets with [Username] (and, for a JSON body, read the
+// password from that JSON object: see [JSONBody]). A handler that reads the
+// username from the request in its own way can check another user's
+// password than the one counted, and that user's lockout then protects
+// nothing. A handler that must parse requests its own way uses
+// [Middleware.Authenticate] instead of Protect.
+//
+// IMPORTANT: an attempt that the handler does not settle explicitly is
+// settled by its response status, and a 2xx or 3xx status counts as a
+// SUCCESSFUL login. A handler that answers a wrong password with 200 (the
+// login form rendered again with an error, as Django's LoginView does) or
+// with a redirect is never locked out unless it calls [Fail] before
+// writing that response.
+//
+// Requests whose method is not guarded pass straight through: by default
+// OPTIONS, and GET and HEAD without credentials (showing the login page).
+// A GET or HEAD with the username field in its URL query (or with a body)
+// is guarded like a POST, unless Config.NeverLockoutGET is set.
+//
+// For a guarded request Protect reads the username (see below) and the
+// client address and asks the guard to admit the attempt. A locked-out or
+// denied client gets the lockout response and next is not called, so the
+// password is never checked. An admitted attempt is passed to next, which
+// settles it:
 //
 //   - explicitly, with [Fail], [Succeed] or [SucceedSession] before it
 //     writes its response; or
 //   - by its response status: a failure status ([WithFailureStatuses],
 //     default 401 and 403) fails the attempt, 2xx and 3xx (and no response
 //     at all, which net/http sends as 200) succeed, any other status (400,
-//     404, 500...) releases it uncounted.
+//     404, 500...) releases it uncounted. A handler that hijacks the
+//     connection (through [http.ResponseController]) before writing a
+//     status releases it uncounted too.
 //
 // When the failure reaches the limit the handler's response is replaced by
 // the lockout response: with limit 3 the answers are 401, 401, 429. If next
 // panics the attempt stays counted as a failure and the panic goes on.
 //
-// Store errors and unreadable identities go to the error handler (default
-// 503); the login is never let through unguarded.
+// Unless [WithUsernameFunc] is given, the username is the field
+// Config.UsernameFormField of the body and the URL query, read strictly so
+// that the request cannot show the handler another username than the one
+// counted:
+//
+//   - The body may be at most [WithMaxBodyBytes] long (default 64 KiB);
+//     form bodies are capped before they are parsed. A longer body is
+//     answered 413.
+//   - A body is JSON when its media type is application/json or
+//     application/*+json (even with malformed parameters), or when it is
+//     not a form and starts with '{'. It must then be exactly one JSON
+//     object followed only by white space, in which the username field
+//     (matched case-insensitively, as encoding/json matches struct fields)
+//     is absent or a string, and appears at most once. The body is put
+//     back for the handler.
+//   - Every value of the field, in the body and in the URL query, must be
+//     the same.
+//
+// A request that breaks these rules is answered 400 (JSON when the client
+// asks for JSON, see [WantsJSON]) without counting anything, and next is
+// not called. Store errors and unreadable identities go to the error
+// handler (default 503); the login is never let through unguarded.
 func (m *Middleware) Protect(next http.Handler) http.Handler {
 	if next == nil {
 		panic("httpaxes: Protect: nil handler")
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !m.guarded(r.Method) {
+		if !m.guarded(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		var username string
-		if !m.cfg.Disabled {
-			var err error
-			if username, err = m.username(r); err != nil {
-				m.onError(w, r, err)
+		// The username is read even when the guard is disabled: the
+		// handler gets it from Username.
+		l, err := m.readUsername(w, r)
+		if err != nil {
+			var re *requestError
+			if errors.As(err, &re) {
+				m.writeRequestError(w, r, re)
 				return
 			}
+			m.onError(w, r, err)
+			return
 		}
-		id, err := m.identity(r, username)
+		id, err := m.identity(r, l.username)
 		if err != nil {
 			m.onError(w, r, err)
 			return
@@ -370,7 +454,7 @@ func (m *Middleware) Protect(next http.Handler) http.Handler {
 			m.onError(w, r, err)
 			return
 		}
-		st := &state{m: m, ticket: t, ctx: context.WithoutCancel(r.Context())}
+		st := &state{m: m, ticket: t, ctx: context.WithoutCancel(r.Context()), login: l}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 		rw := newResponseWriter(w, r, st)
 		next.ServeHTTP(rw.public(), r)

@@ -118,7 +118,7 @@ func (m *Middleware) WriteLockout(w http.ResponseWriter, r *http.Request, res ax
 	}
 	data := m.lockoutData(res, retry)
 	status := m.cfg.HTTPResponseCode
-	if wantsJSON(r) {
+	if WantsJSON(r) {
 		body, err := json.Marshal(lockoutJSON{
 			FailureLimit: data.FailureLimit, FailureCount: data.FailureCount,
 			Username: data.Username, CoolOffTime: data.CoolOffTime, RetryAfter: data.RetryAfter,
@@ -183,8 +183,12 @@ func (m *Middleware) lockoutData(res axes.Result, retry time.Duration) LockoutDa
 	return d
 }
 
-// wantsJSON reports whether the request asks for a JSON answer.
-func wantsJSON(r *http.Request) bool {
+// WantsJSON reports whether r asks for a JSON answer: its Accept header
+// names application/json anywhere in its list (as in "application/json,
+// text/plain, */*"), or X-Requested-With is XMLHttpRequest. It is the test
+// [Middleware.WriteLockout] and the middleware's own error responses use;
+// handlers can use it to answer in the same format.
+func WantsJSON(r *http.Request) bool {
 	if strings.EqualFold(r.Header.Get("X-Requested-With"), "XMLHttpRequest") {
 		return true
 	}

@@ -1,11 +1,14 @@
 package httpaxes_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -121,8 +124,9 @@ func TestGETPassesThrough(t *testing.T) {
 		t.Fatalf("locking POST: %d", w.Code)
 	}
 	ops := store.ops
+	// Without credentials (showing the login page): not guarded.
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
-		r := httptest.NewRequest(method, "/login", nil)
+		r := httptest.NewRequest(method, "/login?next=/home", nil)
 		r.RemoteAddr = "203.0.113.7:1"
 		var admitted bool
 		serve(m.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -140,10 +144,233 @@ func TestGETPassesThrough(t *testing.T) {
 		t.Errorf("GET, HEAD, OPTIONS touched the store")
 	}
 
+	// With the username in the query string GET and HEAD are guarded like
+	// POST: the locked client is refused.
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r := httptest.NewRequest(method, "/login?username=alice&password=guess", nil)
+		r.RemoteAddr = "203.0.113.7:1"
+		if w := serve(h, r); w.Code != 429 {
+			t.Errorf("%s with credentials from a locked client: %d, want 429", method, w.Code)
+		}
+	}
+	// ... unless NeverLockoutGET.
+	g2 := newGuard(t, store, axes.Config{FailureLimit: 1, NeverLockoutGET: true})
+	r := httptest.NewRequest(http.MethodGet, "/login?username=alice&password=guess", nil)
+	r.RemoteAddr = "203.0.113.7:1"
+	if w := serve(newMiddleware(t, g2).Protect(&wrongPassword{}), r); w.Code != 401 {
+		t.Errorf("GET with credentials under NeverLockoutGET: %d, want the handler's 401", w.Code)
+	}
+
 	// WithGuardedMethods narrows the guard.
 	m2 := newMiddleware(t, g, httpaxes.WithGuardedMethods(http.MethodPut))
 	if w := serve(m2.Protect(&wrongPassword{}), post("203.0.113.7", "alice")); w.Code != 401 {
 		t.Errorf("POST not in WithGuardedMethods: %d, want 401", w.Code)
+	}
+	// A GET with credentials stays guarded.
+	r = httptest.NewRequest(http.MethodGet, "/login?username=alice", nil)
+	r.RemoteAddr = "203.0.113.7:1"
+	if w := serve(m2.Protect(&wrongPassword{}), r); w.Code != 429 {
+		t.Errorf("GET with credentials, WithGuardedMethods(PUT): %d, want 429", w.Code)
+	}
+}
+
+// A locked client may not guess by GET (django-axes counts GET logins
+// unless AXES_NEVER_LOCKOUT_GET): a handler that reads r.FormValue answers
+// GET /login?username=..&password=.. too.
+func TestGETLoginIsGuarded(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{FailureLimit: 3})
+	h := &wrongPassword{}
+	p := newMiddleware(t, g).Protect(h)
+	var codes []int
+	for i := range 10 {
+		r := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/login?username=alice&password=guess%d", i), nil)
+		r.RemoteAddr = "203.0.113.7:1"
+		codes = append(codes, serve(p, r).Code)
+	}
+	if h.count() != 3 || codes[1] != 401 || codes[2] != 429 || codes[9] != 429 {
+		t.Errorf("GET logins: statuses %v, %d password checks; want 401 401 429..., 3 checks", codes, h.count())
+	}
+}
+
+// jsonLogin is the usual JSON login handler: json.NewDecoder(r.Body).Decode
+// into a struct, wrong password for everyone.
+type jsonLogin struct{ checks map[string]int }
+
+func (h *jsonLogin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	h.checks[req.Username]++
+	http.Error(w, "invalid credentials", http.StatusUnauthorized)
+}
+
+// With username lockout and limit 3, alice's password is not checked more
+// than 3 times, whatever shape the JSON body has: the shapes that encoding/json
+// reads differently from a simple sniffer are refused.
+func TestJSONUsernameEvasion(t *testing.T) {
+	cases := map[string]struct {
+		ctype, body string
+		checks      int // alice's password checks
+	}{
+		"plain":                {"application/json", `{"username":"alice","password":"x"}`, 3},
+		"trailing data":        {"application/json", `{"username":"alice","password":"x"} trailing`, 0},
+		"second value":         {"application/json", `{"username":"alice","password":"x"}{}`, 0},
+		"duplicate key null":   {"application/json", `{"username":"alice","password":"x","username":null}`, 0},
+		"padding over 64 KiB":  {"application/json", `{"username":"alice","password":"x"}` + strings.Repeat(" ", 64<<10), 0},
+		"bad media parameter":  {"application/json; charset", `{"username":"alice","password":"x"}`, 3},
+		"text/plain JSON body": {"text/plain", `{"username":"alice","password":"x"}`, 3},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := newGuard(t, newMapStore(), axes.Config{FailureLimit: 3, LockoutParameters: []axes.Group{{axes.ParamUsername}}})
+			h := &jsonLogin{checks: map[string]int{}}
+			p := newMiddleware(t, g).Protect(h)
+			for range 10 {
+				r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(c.body))
+				r.Header.Set("Content-Type", c.ctype)
+				serve(p, r)
+			}
+			if n := h.checks["alice"]; n != c.checks {
+				t.Errorf("alice's password checked %d times, want %d (FailureLimit 3)", n, c.checks)
+			}
+		})
+	}
+}
+
+// A login handler that re-renders the form with 200 on a wrong password
+// (as Django's LoginView does) is never locked: an unsettled 200 is a
+// successful login. This is documented; such a handler must call Fail.
+func TestFailureWith200NeedsFail(t *testing.T) {
+	for _, explicit := range []bool{false, true} {
+		g := newGuard(t, newMapStore(), axes.Config{FailureLimit: 3})
+		checks := 0
+		p := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			checks++
+			if explicit {
+				_, _ = httpaxes.Fail(r)
+			}
+			fmt.Fprint(w, "<form>Invalid username or password</form>")
+		}))
+		var last int
+		for range 10 {
+			last = serve(p, post("203.0.113.7", "alice")).Code
+		}
+		switch {
+		case !explicit && (checks != 10 || last != 200):
+			t.Errorf("200 without Fail: %d checks, last status %d; want 10 checks, 200 (counted as successes)", checks, last)
+		case explicit && (checks != 3 || last != 429):
+			t.Errorf("200 with Fail: %d checks, last status %d; want 3 and 429", checks, last)
+		}
+	}
+}
+
+// hijackRecorder is a writer that can be hijacked.
+type hijackRecorder struct {
+	*httptest.ResponseRecorder
+	hijacked bool
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h.hijacked = true
+	c1, c2 := net.Pipe()
+	_ = c2.Close()
+	return c1, bufio.NewReadWriter(bufio.NewReader(c1), bufio.NewWriter(c1)), nil
+}
+
+// A handler that hijacks the connection is not settled as a successful
+// login: the attempt is released uncounted before the connection is handed
+// over.
+func TestHijackReleases(t *testing.T) {
+	store := newMapStore()
+	g := newGuard(t, store, axes.Config{FailureLimit: 3, ResetOnSuccess: true})
+	m := newMiddleware(t, g)
+	// Two failures first: a success would reset them.
+	for range 2 {
+		serve(m.Protect(&wrongPassword{}), post("203.0.113.7", "alice"))
+	}
+	var verdict axes.Verdict
+	hj := &hijackRecorder{ResponseRecorder: httptest.NewRecorder()}
+	m.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := w.(http.Hijacker); !ok {
+			t.Error("the wrapper is not a Hijacker over a hijackable writer")
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Fatalf("Hijack: %v", err)
+		}
+		_ = conn.Close()
+		res, _ := httpaxes.ResultFrom(r)
+		verdict = res.Verdict
+	})).ServeHTTP(hj, post("203.0.113.7", "alice"))
+	if !hj.hijacked || verdict != axes.Undecided {
+		t.Errorf("hijacked %v, verdict %v; want released (undecided)", hj.hijacked, verdict)
+	}
+	if n := store.failures(t, g, "203.0.113.7"); n != 2 {
+		t.Errorf("failures after a hijack %d, want 2 (released, not a success)", n)
+	}
+
+	// Over a writer that cannot be hijacked none is offered, and
+	// ResponseController reports it.
+	m.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := w.(http.Hijacker); ok {
+			t.Error("the wrapper offers Hijack over a writer without it")
+		}
+		if _, _, err := http.NewResponseController(w).Hijack(); !errors.Is(err, http.ErrNotSupported) {
+			t.Errorf("Hijack: %v, want ErrNotSupported", err)
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	})).ServeHTTP(httptest.NewRecorder(), post("203.0.113.7", "alice"))
+	if n := store.failures(t, g, "203.0.113.7"); n != 3 {
+		t.Errorf("failures %d, want 3", n)
+	}
+
+	// After an explicit Fail that locked the client, the hijack is refused
+	// and the lockout response written.
+	g2 := newGuard(t, newMapStore(), axes.Config{FailureLimit: 1})
+	hj = &hijackRecorder{ResponseRecorder: httptest.NewRecorder()}
+	newMiddleware(t, g2).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = httpaxes.Fail(r)
+		if _, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			t.Error("Hijack after a locking Fail succeeded")
+		}
+	})).ServeHTTP(hj, post("203.0.113.7", "alice"))
+	if hj.hijacked || hj.Code != 429 {
+		t.Errorf("hijacked %v, status %d; want the lockout", hj.hijacked, hj.Code)
+	}
+}
+
+// Trailers the handler announces are not sent with the lockout response
+// that replaced its own (a streamed lockout response is chunked, and
+// net/http sends "Trailer:"-prefixed header keys as trailers).
+func TestLockoutDropsTrailers(t *testing.T) {
+	g := newGuard(t, newMapStore(), axes.Config{FailureLimit: 1})
+	streamed := httpaxes.WithLockoutHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte("locked\n"))
+		_ = http.NewResponseController(w).Flush()
+	}))
+	h := newMiddleware(t, g, streamed).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr.Set(http.TrailerPrefix+"X-Early", "before")
+		w.WriteHeader(http.StatusUnauthorized)
+		hdr.Set(http.TrailerPrefix+"X-Session", "secret")
+		_, _ = w.Write([]byte("from the handler"))
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := srv.Client().PostForm(srv.URL, map[string][]string{"username": {"alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 429 || len(resp.Trailer) != 0 {
+		t.Errorf("status %d, trailers %v; want 429 without trailers", resp.StatusCode, resp.Trailer)
 	}
 }
 
@@ -272,7 +499,8 @@ func TestStatusSettlement(t *testing.T) {
 
 func TestPanicKeepsTheCount(t *testing.T) {
 	store := newMapStore()
-	g := newGuard(t, store, axes.Config{})
+	clock := newFakeClock()
+	g := newGuard(t, store, axes.Config{}, axes.WithClock(clock.Now))
 	h := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		panic("user database exploded")
 	}))
@@ -284,23 +512,38 @@ func TestPanicKeepsTheCount(t *testing.T) {
 		}()
 		serve(h, post("203.0.113.7", "alice"))
 	}()
-	if n := store.failures(t, g, "203.0.113.7"); n != 1 {
-		t.Errorf("failures after a panic %d, want 1 (the reservation stays)", n)
-	}
 
-	// Over a real server (which recovers the panic) the count holds too.
+	// Over a real server (which recovers the panic) the same holds.
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ErrorLog = discardLogger()
 	srv.Start()
 	defer srv.Close()
-	for range 2 {
+	for range 3 {
 		resp, err := srv.Client().PostForm(srv.URL, map[string][]string{"username": {"alice"}})
 		if err == nil {
 			_ = resp.Body.Close()
 		}
 	}
-	if n := store.failures(t, g, "127.0.0.1"); n != 2 {
-		t.Errorf("failures over HTTP after 2 panics %d, want 2", n)
+	// The unsettled attempts hold their places under the limit: with 3 of
+	// them from 127.0.0.1 (limit 3) the next is refused...
+	if n := store.failures(t, g, "203.0.113.7"); n != 0 {
+		t.Errorf("failures right after a panic %d, want 0 (a reservation, not yet a failure)", n)
+	}
+	resp, err := srv.Client().PostForm(srv.URL, map[string][]string{"username": {"alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("a fourth attempt while 3 panicked ones hold their places: status %d, want 429", resp.StatusCode)
+	}
+	// ...and once their lease lapses they count as failures.
+	clock.Advance(axes.DefaultReservationLease)
+	if n := store.failures(t, g, "203.0.113.7"); n != 1 {
+		t.Errorf("failures a lease after a panic %d, want 1", n)
+	}
+	if n := store.failures(t, g, "127.0.0.1"); n != 3 {
+		t.Errorf("failures over HTTP a lease after 3 panics %d, want 3", n)
 	}
 }
 
@@ -361,38 +604,52 @@ func TestJSONUsernameAndBodyRestored(t *testing.T) {
 	store := newMapStore()
 	g := newGuard(t, store, axes.Config{LockoutParameters: []axes.Group{{axes.ParamUsername}}})
 	var seenBody []byte
-	var seenUser string
+	var seenUser, counted string
+	var sawJSON, called bool
 	h := newMiddleware(t, g, httpaxes.WithMaxBodyBytes(256)).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		called = true
 		seenBody, _ = io.ReadAll(r.Body)
 		if tk, ok := httpaxes.TicketFrom(r); ok {
 			seenUser = tk.Identity().Username
 		}
+		counted, _ = httpaxes.Username(r)
+		sawJSON = httpaxes.JSONBody(r)
 		w.WriteHeader(401)
 	}))
 	tests := []struct {
-		name, ctype, body, user string
+		name, target, ctype, body, user string
 	}{
-		{"object", "application/json", `{"username":"Alice","password":"pw"}`, "alice"},
-		{"charset and +json", "application/vnd.api+json; charset=utf-8", `{"username":"bob"}`, "bob"},
-		{"case-insensitive, last wins like encoding/json", "application/json", `{"username":"victim","USERNAME":"carol"}`, "carol"},
-		{"number", "application/json", `{"username":42}`, ""},
-		{"object value", "application/json", `{"username":{"x":1}}`, ""},
-		{"array", "application/json", `["username"]`, ""},
-		{"malformed", "application/json", `{"username":"dave"`, ""},
-		{"empty", "application/json", ``, ""},
-		{"too long", "application/json", `{"username":"erin","pad":"` + strings.Repeat("x", 300) + `"}`, ""},
+		{"object", "/login", "application/json", `{"username":"Alice","password":"pw"}`, "alice"},
+		{"charset and +json", "/login", "application/vnd.api+json; charset=utf-8", `{"username":"bob"}`, "bob"},
+		{"malformed media parameter is still JSON", "/login", "application/json; charset", `{"username":"carol"}`, "carol"},
+		{"text/plain body that is a JSON object", "/login", "text/plain", ` {"username":"dave"}`, "dave"},
+		{"no content type", "/login", "", `{"username":"erin"}`, "erin"},
+		{"escaped key", "/login", "application/json", `{"user\u006eame":"frank"}`, "frank"},
+		{"key folded like encoding/json (long s)", "/login", "application/json", `{"uſername":"grace","password":"x"}`, "grace"},
+		{"trailing white space", "/login", "application/json", "{\"username\":\"heidi\"}\r\n\t ", "heidi"},
+		{"field absent", "/login", "application/json", `{"password":"x"}`, ""},
+		{"field absent, query has it", "/login?username=ivan", "application/json", `{"password":"x"}`, "ivan"},
+		{"same in body and query", "/login?username=judy", "application/json", `{"username":"judy"}`, "judy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			seenBody, seenUser = nil, "unset"
-			r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(tt.body))
-			r.Header.Set("Content-Type", tt.ctype)
-			serve(h, r)
+			seenBody, seenUser, counted, sawJSON = nil, "unset", "unset", false
+			r := httptest.NewRequest(http.MethodPost, tt.target, strings.NewReader(tt.body))
+			if tt.ctype != "" {
+				r.Header.Set("Content-Type", tt.ctype)
+			}
+			w := serve(h, r)
+			if w.Code != 401 {
+				t.Fatalf("status %d (%s), want the handler's 401", w.Code, w.Body)
+			}
 			if !bytes.Equal(seenBody, []byte(tt.body)) {
 				t.Errorf("handler read %q, want the whole body %q", seenBody, tt.body)
 			}
-			if seenUser != tt.user {
-				t.Errorf("guarded username %q, want %q", seenUser, tt.user)
+			if seenUser != tt.user || !strings.EqualFold(counted, tt.user) {
+				t.Errorf("guarded username %q, Username(r) %q; want %q", seenUser, counted, tt.user)
+			}
+			if !sawJSON {
+				t.Error("JSONBody(r) is false for a JSON body")
 			}
 		})
 	}
@@ -401,6 +658,57 @@ func TestJSONUsernameAndBodyRestored(t *testing.T) {
 	if err != nil || res.Failures != 1 {
 		t.Errorf("alice: %d failures, %v", res.Failures, err)
 	}
+
+	// Bodies the handler could read another username from are refused
+	// before anything is counted.
+	refused := []struct {
+		name, target, ctype, body string
+		status                    int
+	}{
+		{"duplicate key, case-insensitive", "/login", "application/json", `{"username":"victim","USERNAME":"carol"}`, 400},
+		{"duplicate key null", "/login", "application/json", `{"username":"alice","password":"x","username":null}`, 400},
+		{"duplicate key, folded (long s)", "/login", "application/json", `{"username":"alice","uſername":"x"}`, 400},
+		{"null", "/login", "application/json", `{"username":null}`, 400},
+		{"number", "/login", "application/json", `{"username":42}`, 400},
+		{"object value", "/login", "application/json", `{"username":{"x":1}}`, 400},
+		{"array", "/login", "application/json", `["username"]`, 400},
+		{"malformed", "/login", "application/json", `{"username":"dave"`, 400},
+		{"empty", "/login", "application/json", ``, 400},
+		{"trailing data", "/login", "application/json", `{"username":"alice"} trailing`, 400},
+		{"second value", "/login", "application/json", `{"username":"alice"}{}`, 400},
+		{"second value in text/plain", "/login", "text/plain", `{"username":"alice"}{"username":"bob"}`, 400},
+		{"query differs from body", "/login?username=decoy", "application/json", `{"username":"alice"}`, 400},
+		{"too long", "/login", "application/json", `{"username":"erin","pad":"` + strings.Repeat("x", 300) + `"}`, 413},
+		{"too long, padded with spaces", "/login", "application/json", `{"username":"erin"}` + strings.Repeat(" ", 300), 413},
+		{"too long text/plain", "/login", "text/plain", strings.Repeat("x", 300), 413},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			called = false
+			ops := store.ops
+			r := httptest.NewRequest(http.MethodPost, tt.target, strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", tt.ctype)
+			w := serve(h, r)
+			if w.Code != tt.status || called {
+				t.Errorf("status %d, handler called %v; want %d without the handler", w.Code, called, tt.status)
+			}
+			if w.Header().Get("Cache-Control") != "no-store" || !strings.HasPrefix(w.Body.String(), http.StatusText(tt.status)) {
+				t.Errorf("response %v %q", w.Header(), w.Body)
+			}
+			if store.ops != ops {
+				t.Error("a refused request touched the store")
+			}
+		})
+	}
+	// A JSON client gets the refusal in JSON.
+	r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(`{"username":1}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "application/json, text/plain, */*")
+	w := serve(h, r)
+	var body struct{ Error string }
+	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 400 || !strings.Contains(body.Error, "string") {
+		t.Errorf("JSON refusal: %d %q (%v)", w.Code, w.Body, err)
+	}
 }
 
 func TestFormUsername(t *testing.T) {
@@ -408,17 +716,76 @@ func TestFormUsername(t *testing.T) {
 	var got []string
 	h := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tk, _ := httpaxes.TicketFrom(r)
-		got = append(got, tk.Identity().Username, r.PostFormValue("password"))
+		u, _ := httpaxes.Username(r)
+		got = append(got, tk.Identity().Username, u, r.PostFormValue("password"), fmt.Sprint(httpaxes.JSONBody(r)))
 	}))
-	r := httptest.NewRequest(http.MethodPost, "/login?email=query", strings.NewReader("email=Ann%40x.example&password=pw"))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	serve(h, r)
-	r = httptest.NewRequest(http.MethodPost, "/login?email=q@x", strings.NewReader("password=pw"))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	serve(h, r)
-	want := []string{"ann@x.example", "pw", "q@x", "pw"}
+	send := func(target, body string) int {
+		r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return serve(h, r).Code
+	}
+	send("/login", "email=Ann%40x.example&password=pw")
+	send("/login?email=q@x", "password=pw")
+	send("/login?email=b@x", "email=b@x&password=pw")
+	want := []string{"ann@x.example", "Ann@x.example", "pw", "false", "q@x", "q@x", "pw", "false", "b@x", "b@x", "pw", "false"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("got %q, want %q", got, want)
+	}
+	// Two different usernames: the handler could check either.
+	got = nil
+	for _, c := range []struct{ target, body string }{
+		{"/login?email=query", "email=Ann%40x.example&password=pw"},
+		{"/login", "email=a@x&email=b@x&password=pw"},
+		{"/login?email=a@x&email=b@x", "password=pw"},
+	} {
+		if code := send(c.target, c.body); code != 400 {
+			t.Errorf("%s %s: %d, want 400", c.target, c.body, code)
+		}
+	}
+	if got != nil {
+		t.Errorf("the handler ran for ambiguous usernames: %q", got)
+	}
+}
+
+// Form bodies are capped before they are parsed: a client, locked or not,
+// cannot make the middleware parse megabytes.
+func TestFormBodyLimit(t *testing.T) {
+	store := newMapStore()
+	g := newGuard(t, store, axes.Config{FailureLimit: 1})
+	check := &wrongPassword{}
+	m := newMiddleware(t, g)
+	big := "username=alice&password=x&pad=" + strings.Repeat("x", httpaxes.DefaultMaxBodyBytes)
+	for _, ct := range []string{"application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz"} {
+		body := big
+		if strings.HasPrefix(ct, "multipart") {
+			body = "--xyz\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n--xyz\r\n" +
+				"Content-Disposition: form-data; name=\"pad\"\r\n\r\n" + strings.Repeat("x", httpaxes.DefaultMaxBodyBytes) + "\r\n--xyz--\r\n"
+		}
+		r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		if w := serve(m.Protect(check), r); w.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s over the limit: %d, want 413", ct, w.Code)
+		}
+	}
+	// The limit is configurable.
+	small := newMiddleware(t, g, httpaxes.WithMaxBodyBytes(16))
+	if w := serve(small.Protect(check), post("203.0.113.7", "alice")); w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("form over WithMaxBodyBytes(16): %d, want 413", w.Code)
+	}
+	if check.count() != 0 || store.ops != 0 {
+		t.Errorf("checks %d, store ops %d; want none for bodies over the limit", check.count(), store.ops)
+	}
+	// A multipart form under the limit is read.
+	body := "--xyz\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nmallory\r\n--xyz--\r\n"
+	r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(body))
+	r.Header.Set("Content-Type", "multipart/form-data; boundary=xyz")
+	var u string
+	serve(m.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { u, _ = httpaxes.Username(r) })), r)
+	if u != "mallory" {
+		t.Errorf("multipart username %q", u)
+	}
+	if _, ok := httpaxes.Username(httptest.NewRequest(http.MethodPost, "/", nil)); ok {
+		t.Error("Username outside Protect: ok")
 	}
 }
 

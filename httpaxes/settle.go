@@ -16,6 +16,7 @@ type state struct {
 	m      *Middleware
 	ticket *axes.Ticket
 	ctx    context.Context // the request context without its cancellation
+	login  login           // the username counted, and how it was read
 
 	mu      sync.Mutex
 	settled bool
@@ -130,6 +131,34 @@ func SucceedSession(r *http.Request, sessionID string) (axes.Result, error) {
 		return axes.Result{}, ErrNotProtected
 	}
 	return st.settle(settleSucceed, sessionID)
+}
+
+// Username returns the username that [Middleware.Protect] read from r and
+// counted the attempt under, exactly as it was read (before the guard's
+// Config.NormalizeUsername). ok is false for a request that did not pass
+// through Protect (or whose method is not guarded).
+//
+// A handler behind Protect must check the password of exactly this
+// username, and not read the username from the request again: a handler
+// that decodes it in its own way (another JSON field, the URL query, the
+// last of two fields) could check the password of a user other than the
+// one counted, whose lockout would then protect nothing. Handlers that must
+// read requests their own way call [Middleware.Authenticate] instead.
+func Username(r *http.Request) (username string, ok bool) {
+	st := stateFrom(r)
+	if st == nil {
+		return "", false
+	}
+	return st.login.username, true
+}
+
+// JSONBody reports whether [Middleware.Protect] read the body of r as a
+// JSON object (and took the username from it): the handler should read
+// the password from the same JSON object. It is false for form bodies and
+// for requests that did not pass through Protect.
+func JSONBody(r *http.Request) bool {
+	st := stateFrom(r)
+	return st != nil && st.login.json
 }
 
 // TicketFrom returns the admitted attempt of a request behind

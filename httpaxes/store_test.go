@@ -40,7 +40,7 @@ func (s *mapStore) Do(_ context.Context, op *axes.Op) (axes.Outcome, error) {
 	}
 	out, o := op.Apply(recs)
 	for i, k := range keys {
-		if out[i].Failures <= 0 {
+		if out[i].Empty() {
 			delete(s.recs, k)
 		} else {
 			s.recs[k] = out[i]

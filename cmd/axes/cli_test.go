@@ -636,7 +636,7 @@ func TestMaskDSN(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://axes:hunter2@db/axes":             "postgres://axes:****@db/axes",
 		"postgres://axes@db/axes":                     "postgres://axes@db/axes",
-		"mysql:axes:p@ss@tcp(db)/axes":                "mysql:axes:****@ss@tcp(db)/axes",
+		"mysql:axes:p@ss@tcp(db)/axes":                "mysql:axes:****@tcp(db)/axes",
 		"postgres:host=db user=axes password=hunter2": "postgres:host=db user=axes password=****",
 		"redis://db:6379/0?password=hunter2&x=1":      "redis://db:6379/0?password=****&x=1",
 		"sqlite:/var/lib/axes/a:b@c.db":               "sqlite:/var/lib/axes/a:b@c.db",
@@ -646,6 +646,70 @@ func TestMaskDSN(t *testing.T) {
 	} {
 		if got := maskDSN(in); got != want {
 			t.Errorf("maskDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// An empty or blank filter (a script's unset variable) is a usage error
+// naming the flag, never "every record": django-axes' axes_reset_username
+// requires a name.
+func TestBlankFiltersAreUsageErrors(t *testing.T) {
+	f := newFixture(t, true)
+	for _, args := range [][]string{
+		{"reset", "--username", ""},
+		{"reset", "--username", "   "},
+		{"reset", "--ip", ""},
+		{"reset", "--ip", " ", "--username", "alice"},
+		{"list", "--username", ""},
+		{"list", "--ip", "\t"},
+	} {
+		r := axesRun(t, f.env(), args...)
+		if r.code != exitUsage || strings.Contains(r.stdout, "removed") {
+			t.Errorf("axes %q: exit %d, stdout %q; want a usage error", args, r.code, r.stdout)
+		}
+		flagName := args[len(args)-2]
+		if args[1] == "--ip" && len(args) > 3 {
+			flagName = "--ip"
+		}
+		if !strings.Contains(r.stderr, flagName+": must not be empty") {
+			t.Errorf("axes %q: stderr %q does not name %s", args, r.stderr, flagName)
+		}
+	}
+	// Nothing was removed.
+	if r := axesRun(t, f.env(), "list").want(t, exitOK); strings.Contains(r.stdout, "No attempts found.") {
+		t.Errorf("records gone after blank resets:\n%s", r.stdout)
+	}
+	r := axesRun(t, f.env(), "explain", " ")
+	if r.code != exitUsage {
+		t.Errorf("axes explain \" \": exit %d, want usage", r.code)
+	}
+}
+
+func TestMaskDSNNeverLeaks(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://axes:p@ss@db/axes":                    "postgres://axes:****@db/axes",
+		"postgres://axes:hunter2@db/axes?sslmode=require": "postgres://axes:****@db/axes?sslmode=require",
+		"axes:hunter2@tcp(db:3306)/axes":                  "axes:****@tcp(db:3306)/axes",
+		"mysql:axes:p@ss:w@tcp(db)/axes?tls=true":         "mysql:axes:****@tcp(db)/axes?tls=true",
+		"postgres:host=db user=axes password='hunter 2'":  "postgres:host=db user=axes password=****",
+		"postgres:host=db password = 'a@b \\' c' x=1":     "postgres:host=db password = **** x=1",
+		"postgres:host=db auth_token=hunter2 sslmode=x":   "postgres:host=db auth_token=**** sslmode=x",
+		"postgres://db/axes?sslpassword=hunter2&a=b":      "postgres://db/axes?sslpassword=****&a=b",
+		"redis://db/0?client_secret=hunter2":              "redis://db/0?client_secret=****",
+		"postgres://axes:hunter2@db:bad port/axes":        "postgres://****@db:bad port/axes",
+	} {
+		if got := maskDSN(in); got != want {
+			t.Errorf("maskDSN(%q) = %q, want %q", in, got, want)
+		}
+		if got := maskDSN(in); strings.Contains(got, "hunter") || strings.Contains(got, "ss@db") {
+			t.Errorf("maskDSN(%q) = %q: the password shows", in, got)
+		}
+	}
+	// An unknown scheme: the error shows the scheme only.
+	for _, dsn := range []string{"axes:hunter2@tcp(db:3306)/axes", "oracle:scott/hunter2@db"} {
+		r := axesRun(t, map[string]string{}, "list", "--store", dsn)
+		if r.code == exitOK || strings.Contains(r.stderr, "hunter2") || !strings.Contains(r.stderr, "unknown scheme") {
+			t.Errorf("axes list --store %q: exit %d, stderr %q", dsn, r.code, r.stderr)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -78,6 +79,23 @@ func (c *command) parse(args []string, min, max int, stdout, stderr io.Writer) (
 		return nil, c.usageError(stderr, "missing argument: axes %s %s", c.name, c.synopsis)
 	}
 	return pos, nil
+}
+
+// requireNonBlank returns a usage error naming the first of the named
+// flags that was given with an empty or blank value. A filter such as
+// --username "" (a script's unset variable) must never widen to "every
+// record".
+func (c *command) requireNonBlank(stderr io.Writer, names ...string) error {
+	var blank string
+	c.fs.Visit(func(f *flag.Flag) {
+		if blank == "" && slices.Contains(names, f.Name) && strings.TrimSpace(f.Value.String()) == "" {
+			blank = f.Name
+		}
+	})
+	if blank != "" {
+		return c.usageError(stderr, "--%s: must not be empty (leave the flag out to not filter by it)", blank)
+	}
+	return nil
 }
 
 // usageError prints a complaint about the arguments and returns errUsage.
@@ -216,15 +234,80 @@ func storeError(err error, dsn string) error {
 	return fmt.Errorf("axes: store %s: %w", maskDSN(dsn), err)
 }
 
-var (
-	userinfoRE  = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*:(?://)?)([^/@:]*):([^@]*)@`)
-	passParamRE = regexp.MustCompile(`(?i)\b(password|passwd|pwd|pass)=([^&;\s]*)`)
-)
+// secretParamRE matches a key=value setting whose key names a secret (any
+// key containing pass, secret or token, or pwd), with its value: quoted
+// ('...' or "...", with backslash escapes, up to the end if unterminated)
+// or bare (up to white space, & or ;).
+var secretParamRE = regexp.MustCompile(`(?i)([A-Za-z0-9_.-]*(?:pass|secret|token|pwd)[A-Za-z0-9_.-]*)(\s*=\s*)('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|[^\s&;]*)`)
 
-// maskDSN hides the password of a DSN: user:****@host, password=****.
+// pathSchemes are the store schemes whose rest is a file path, which may
+// contain '@' and ':' and is shown as it is.
+var pathSchemes = map[string]bool{"memory": true, "mem": true, "sqlite": true, "sqlite3": true, "file": true}
+
+// maskDSN hides the secrets of a DSN, whatever its form:
+//
+//   - a URL (scheme://user:pass@host/db?k=v): parsed with net/url, whose
+//     userinfo ends at the last '@', so a password containing '@' is
+//     masked whole: scheme://user:****@host; an unparsable URL loses
+//     everything up to the last '@';
+//   - a go-sql-driver DSN (user:pass@tcp(host)/db), with or without a
+//     scheme in front: everything between the user name and the last '@';
+//   - key=value settings (libpq's host=db password='x y', or URL query
+//     parameters): the value of every key containing pass, secret or
+//     token, quoted or not.
+//
+// File paths (sqlite:PATH) are shown as they are.
 func maskDSN(dsn string) string {
-	dsn = userinfoRE.ReplaceAllString(dsn, "${1}${2}:****@")
-	return passParamRE.ReplaceAllString(dsn, "${1}=****")
+	if scheme, rest, ok := strings.Cut(dsn, ":"); ok && pathSchemes[strings.ToLower(scheme)] && !strings.Contains(rest, "?") {
+		return dsn
+	}
+	if i := strings.Index(dsn, "://"); i > 0 && !strings.ContainsAny(dsn[:i], "@ =") {
+		return maskURL(dsn, i)
+	}
+	prefix, rest := "", dsn
+	if scheme, r, ok := strings.Cut(dsn, ":"); ok && knownScheme(scheme) {
+		prefix, rest = scheme+":", r
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 && !strings.ContainsAny(rest[:at], " \t") {
+		if user, _, hasPass := strings.Cut(rest[:at], ":"); hasPass {
+			rest = user + ":****" + rest[at:]
+		}
+	}
+	return prefix + maskParams(rest)
+}
+
+// maskURL masks a DSN written as a URL; i is the index of "://".
+func maskURL(dsn string, i int) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		// Unparsable: drop what could be userinfo, and mask parameters.
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			return maskParams(dsn[:i+3] + "****" + dsn[at:])
+		}
+		return maskParams(dsn)
+	}
+	out := u.Redacted() // user:xxxxx@
+	if _, has := u.User.Password(); has {
+		redacted := u.Scheme + "://" + url.User(u.User.Username()).String() + ":xxxxx@"
+		if strings.HasPrefix(out, redacted) {
+			out = redacted[:len(redacted)-len("xxxxx@")] + "****@" + out[len(redacted):]
+		}
+	}
+	return maskParams(out)
+}
+
+// maskParams masks the values of secret key=value settings.
+func maskParams(s string) string {
+	return secretParamRE.ReplaceAllString(s, "${1}${2}****")
+}
+
+// knownScheme reports whether openStore knows scheme.
+func knownScheme(scheme string) bool {
+	switch scheme {
+	case "memory", "mem", "sqlite", "sqlite3", "file", "postgres", "postgresql", "mysql", "redis", "rediss", "memcache":
+		return true
+	}
+	return false
 }
 
 // unsupported names what the store cannot do.

@@ -88,7 +88,26 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// credentials reads the username and password from a form or a JSON body.
+// loginPassword reads the password of a login request behind the
+// middleware: from the JSON object the middleware read the username from,
+// or from the form.
+func loginPassword(r *http.Request) string {
+	if httpaxes.JSONBody(r) {
+		var body struct {
+			Password string `json:"password"`
+		}
+		// The middleware has read the whole body (at most its limit) and
+		// checked that it is one JSON object.
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			return ""
+		}
+		return body.Password
+	}
+	return r.PostFormValue("password")
+}
+
+// credentials reads the username and password from a form or a JSON body,
+// for the logout, which is not behind the middleware.
 func credentials(r *http.Request) (username, password string) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/json" {
@@ -120,9 +139,17 @@ func (d *demo) check(username, password string) bool {
 // login runs behind the middleware: it is called only for admitted
 // attempts, and answers 200 or 401; the middleware turns the 401 that
 // reaches the failure limit into the lockout response.
+//
+// It checks the password of exactly the username the middleware counted
+// (httpaxes.Username), never one it reads from the request itself.
 func (d *demo) login(w http.ResponseWriter, r *http.Request) {
-	username, password := credentials(r)
-	if !d.check(username, password) {
+	username, ok := httpaxes.Username(r)
+	if !ok {
+		// Not behind the middleware: refuse rather than check unguarded.
+		reply(w, r, http.StatusInternalServerError, "Login protection is not configured.")
+		return
+	}
+	if !d.check(username, loginPassword(r)) {
 		reply(w, r, http.StatusUnauthorized, "Invalid username or password.")
 		return
 	}
@@ -155,9 +182,11 @@ func newSessionID() string {
 	return hex.EncodeToString(b)
 }
 
-// reply answers in JSON when the client asks for it, and in text otherwise.
+// reply answers in JSON when the client asks for it (by the middleware's
+// rule, so that a client gets the same format for a 401 and a 429), and in
+// text otherwise.
 func reply(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	if accept, _, _ := mime.ParseMediaType(r.Header.Get("Accept")); accept == "application/json" {
+	if httpaxes.WantsJSON(r) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		json.NewEncoder(w).Encode(map[string]any{"status": status, "message": msg})

@@ -65,6 +65,9 @@ address or username (say, other usernames from the address) are listed too.`)
 	}
 	id := axes.Identity{UserAgent: *ua}
 	for _, a := range pos {
+		if strings.TrimSpace(a) == "" {
+			return cmd.usageError(c.stderr, "an empty argument: give an IP address, a username, or both")
+		}
 		if ip, err := netip.ParseAddr(a); err == nil && !id.IP.IsValid() {
 			id.IP = ip
 			continue
@@ -143,7 +146,7 @@ address or username (say, other usernames from the address) are listed too.`)
 				}
 				seen[r.Key] = true
 				j := bucketJSON{Bucket: r.Params, IP: r.IP, Username: r.Username, UserAgent: r.UserAgent,
-					Failures: r.Failures, Limit: ex.Limit, LastFailure: r.LastFailure.UTC(), Locked: r.LockedAt(now), ExpiresAt: r.ExpiresAt.UTC()}
+					Failures: r.Failures, Limit: ex.Limit, LastFailure: r.LastFailure.UTC(), Locked: r.LockedAt(now), ExpiresAt: ex.Policy.ForgetAt(r).UTC()}
 				if j.Locked {
 					j.Permanent = r.LockedUntil.IsZero()
 					j.LockedUntil = r.LockedUntil.UTC()

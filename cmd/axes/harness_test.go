@@ -452,6 +452,23 @@ func (h *harness) wantRecord(t *testing.T, f axes.Filter, failures int) axes.Rec
 	return recs[0]
 }
 
+// wantBurstRecord checks the one record after a burst of wrong attempts:
+// the limit's failures at least, and at most one per attempt. Attempts
+// refused while the admitted ones were still being checked are not counted
+// (they could not know the check would fail), those refused after the lock
+// are; how many fall on each side depends on timing. Nothing stays reserved.
+func (h *harness) wantBurstRecord(t *testing.T, f axes.Filter, limit, attempts int) {
+	t.Helper()
+	recs := h.records(t, f)
+	if len(recs) != 1 {
+		t.Fatalf("records matching %+v: %s, want exactly 1", f, fmtRecords(recs))
+	}
+	if r := recs[0]; r.Failures < limit || r.Failures > attempts || r.Reserved != 0 || !r.Locked {
+		t.Errorf("record %s: %d failures, %d reserved, locked %v; want %d to %d failures, none reserved, locked",
+			r.Key, r.Failures, r.Reserved, r.Locked, limit, attempts)
+	}
+}
+
 func fmtRecords(recs []axes.Record) string {
 	if len(recs) == 0 {
 		return "[]"

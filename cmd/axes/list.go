@@ -56,6 +56,9 @@ records are left out. --ip and --username narrow the list (both: AND).`)
 	if _, err := cmd.parse(args, 0, 0, c.stdout, c.stderr); err != nil {
 		return err
 	}
+	if err := cmd.requireNonBlank(c.stderr, "ip", "username"); err != nil {
+		return err
+	}
 	g, s, err := c.guardFor(ctx, cmd, cf)
 	if err != nil {
 		return err

@@ -16,7 +16,8 @@ func (c *cli) reset(ctx context.Context, args []string) error {
 address (an IPv6 address stands for the prefix its clients are grouped by,
 AXES_IPV6_PREFIX; a prefix such as 2001:db8::/64 names that group, not
 every address in it), with --username those of a username, with both those of that pair (AND), and with neither every
-record. Resetting a username also takes back the failures that username
+record. An empty or blank --ip or --username is a usage error, never "every
+record". Resetting a username also takes back the failures that username
 caused in buckets counted by IP address alone. Prints "N attempts removed."
 or "No attempts found.", as django-axes does.`)
 	var cf commonFlags
@@ -25,6 +26,9 @@ or "No attempts found.", as django-axes does.`)
 	username := cmd.fs.String("username", "", "the username `U`")
 	cmd.withSettings()
 	if _, err := cmd.parse(args, 0, 0, c.stdout, c.stderr); err != nil {
+		return err
+	}
+	if err := cmd.requireNonBlank(c.stderr, "ip", "username"); err != nil {
 		return err
 	}
 	g, s, err := c.guardFor(ctx, cmd, cf)

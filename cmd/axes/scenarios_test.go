@@ -412,7 +412,7 @@ func scenarios() []scenario {
 			if got[401] != 2 || got[429] != 18 {
 				t.Errorf("statuses %v, want 2×401 and 18×429", got)
 			}
-			h.wantRecord(t, axes.Filter{IP: IP1}, 20)
+			h.wantBurstRecord(t, axes.Filter{IP: IP1}, 3, 20)
 		}},
 	}
 }
@@ -837,7 +837,7 @@ func TestAcceptanceConcurrentBurst(t *testing.T) {
 			if c := h.demo.checks.Load(); c > 3 {
 				t.Errorf("password checks: %d, want <= 3", c)
 			}
-			h.wantRecord(t, axes.Filter{IP: IP1}, n)
+			h.wantBurstRecord(t, axes.Filter{IP: IP1}, 3, n)
 		})
 	}
 }

@@ -58,7 +58,9 @@ func openStore(ctx context.Context, dsn string, migrate bool) (axes.Store, error
 	case "postgres", "postgresql", "mysql", "redis", "rediss", "memcache":
 		return nil, fmt.Errorf("axes: store %q: the %s store is not part of this build yet; use memory: or sqlite:PATH", maskDSN(dsn), scheme)
 	}
-	return nil, fmt.Errorf("axes: store %q: unknown scheme %q; use memory: or sqlite:PATH", maskDSN(dsn), scheme)
+	// Only the scheme is shown: what follows it may be a secret in a form
+	// maskDSN does not know.
+	return nil, fmt.Errorf("axes: store: unknown scheme %q; use memory: or sqlite:PATH", scheme)
 }
 
 // closingStore closes the connection pool the command opened for a SQL
