@@ -417,17 +417,18 @@ func (p *Policy) pending(buckets []Bucket, recs []Record) (bool, time.Time, Buck
 // parentIndex returns, for each bucket, the index of its parent lockout
 // bucket in the same op, or -1.
 func parentIndex(buckets []Bucket) []int {
-	index := make(map[string]int, len(buckets))
-	for i, b := range buckets {
-		if b.Kind == KindLockout {
-			index[b.Key] = i
-		}
-	}
 	out := make([]int, len(buckets))
 	for i, b := range buckets {
 		out[i] = -1
-		if j, ok := index[b.Parent]; ok && b.Kind == KindAttribution {
-			out[i] = j
+		if b.Kind != KindAttribution {
+			continue
+		}
+		// An op holds a handful of buckets: a scan beats a map.
+		for j, c := range buckets {
+			if c.Kind == KindLockout && c.Key == b.Parent {
+				out[i] = j
+				break
+			}
 		}
 	}
 	return out
