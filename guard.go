@@ -353,10 +353,11 @@ func (g *Guard) screen(ctx context.Context, id Identity, now time.Time) (Verdict
 	return Undecided, ""
 }
 
-// Ticket is an admitted attempt: its failure is already counted (reserved)
-// while the credentials are checked. Settle it with exactly one of Fail,
-// Succeed or Release. A ticket that is never settled keeps its reservation,
-// so a crash or panic during the check counts as a failure.
+// Ticket is an admitted attempt: it holds a reservation, a place under the
+// limit, while the credentials are checked. Settle it with exactly one of
+// Fail, Succeed or Release. A ticket that is never settled keeps its place,
+// and once its lease lapses ([WithReservationLease]) it counts as a failure,
+// so a crash or panic during the check errs on the safe side.
 type Ticket struct {
 	g        *Guard
 	id       Identity

@@ -394,7 +394,8 @@ func (m *Middleware) identity(r *http.Request, username string) (axes.Identity, 
 //
 // When the failure reaches the limit the handler's response is replaced by
 // the lockout response: with limit 3 the answers are 401, 401, 429. If next
-// panics the attempt stays counted as a failure and the panic goes on.
+// panics the attempt keeps its place and counts as a failure once its
+// lease lapses (axes.WithReservationLease), and the panic goes on.
 //
 // Unless [WithUsernameFunc] is given, the username is the field
 // Config.UsernameFormField of the body and the URL query, read strictly so
