@@ -56,24 +56,24 @@ func (f Finding) String() string {
 // The check codes. W001-W008 keep the meaning django-axes gives them, as far
 // as it carries over to Go; W1xx and E1xx are ours.
 const (
-	CheckProcessLocalStore   = "axes.W001" // a per-process store where a shared one may be needed
-	CheckResponseNotWired    = "axes.W002" // no lockout response is rendered
-	CheckCheckNotWrapped     = "axes.W003" // the credential check is not guarded
-	CheckDeprecatedSetting   = "axes.W004" // a deprecated setting is used
-	CheckInvalidValue        = "axes.W005" // a setting has an invalid value
-	CheckNoIPParameter       = "axes.W006" // no lockout group includes ip_address
-	CheckTiersWithCoolOff    = "axes.W007" // tiers and a cool-off are both set
-	CheckTiersInvalid        = "axes.W008" // tiers are not usable
-	CheckProxiesTrustAll     = "axes.W101" // trusted proxies cover every address
-	CheckHeaderWithoutProxy  = "axes.W102" // a forwarding header but no trusted proxy
-	CheckCoolOffBelowWindow  = "axes.W103" // the cool-off is shorter than the failure window
-	CheckUsernamePermanent   = "axes.W104" // username lockout without cool-off
-	CheckStoreUnreachable    = "axes.E101" // the store does not answer
-	CheckSchemaBehind        = "axes.E102" // the schema is older than the binary
-	CheckLimitBelowOne       = "axes.E103" // the failure limit is below 1
-	CheckOnlyAllowlistEmpty  = "axes.E104" // only the allow list may log in, and it is empty
-	CheckSchemaAhead         = "axes.W105" // the schema is newer than the binary
-	CheckCheckSilencedUnused = "axes.I001" // informational: a silenced code is unknown
+	CheckProcessLocalStore  = "axes.W001" // a per-process store where a shared one may be needed
+	CheckResponseNotWired   = "axes.W002" // no lockout response is rendered
+	CheckCheckNotWrapped    = "axes.W003" // the credential check is not guarded
+	CheckDeprecatedSetting  = "axes.W004" // a deprecated setting is used
+	CheckInvalidValue       = "axes.W005" // a setting has an invalid value
+	CheckNoIPParameter      = "axes.W006" // no lockout group includes ip_address
+	CheckTiersWithCoolOff   = "axes.W007" // tiers and a cool-off are both set
+	CheckTiersInvalid       = "axes.W008" // tiers are not usable
+	CheckProxiesTrustAll    = "axes.W101" // trusted proxies cover every address
+	CheckHeaderWithoutProxy = "axes.W102" // a forwarding header but no trusted proxy
+	CheckCoolOffBelowWindow = "axes.W103" // the cool-off is shorter than the failure window
+	CheckUsernamePermanent  = "axes.W104" // username lockout without cool-off
+	CheckStoreUnreachable   = "axes.E101" // the store does not answer
+	CheckSchemaBehind       = "axes.E102" // the schema is older than the binary
+	CheckLimitBelowOne      = "axes.E103" // the failure limit is below 1
+	CheckOnlyAllowlistEmpty = "axes.E104" // only the allow list may log in, and it is empty
+	CheckSchemaAhead        = "axes.W105" // the schema is newer than the binary
+	CheckUnknownSilenced    = "axes.I001" // informational: a silenced code is unknown
 )
 
 // knownChecks lists every code, for SilencedChecks validation.
@@ -82,7 +82,7 @@ var knownChecks = []string{
 	CheckInvalidValue, CheckNoIPParameter, CheckTiersWithCoolOff, CheckTiersInvalid,
 	CheckProxiesTrustAll, CheckHeaderWithoutProxy, CheckCoolOffBelowWindow, CheckUsernamePermanent,
 	CheckStoreUnreachable, CheckSchemaBehind, CheckLimitBelowOne, CheckOnlyAllowlistEmpty, CheckSchemaAhead,
-	CheckCheckSilencedUnused,
+	CheckUnknownSilenced,
 }
 
 // CheckCodes returns every check code this version knows.
@@ -149,7 +149,7 @@ func (c Config) Check() []Finding {
 	}
 	for _, s := range c.SilencedChecks {
 		if !slices.Contains(knownChecks, s) {
-			add(CheckCheckSilencedUnused, LevelInfo, fmt.Sprintf("SilencedChecks names %q, which is not a check code.", s), "See axes check --list for the codes.")
+			add(CheckUnknownSilenced, LevelInfo, fmt.Sprintf("SilencedChecks names %q, which is not a check code.", s), "See axes check --list for the codes.")
 		}
 	}
 	return fs

@@ -34,7 +34,7 @@ func TestConfigCheck(t *testing.T) {
 		{"cool-off below window", Config{CoolOff: time.Minute, FailureWindow: time.Hour}, []string{CheckCoolOffBelowWindow}},
 		{"limit below one", Config{FailureLimit: -2}, []string{CheckLimitBelowOne}},
 		{"only allowlist empty", Config{OnlyAllowlist: true}, []string{CheckOnlyAllowlistEmpty}},
-		{"unknown silenced code", Config{SilencedChecks: []string{"axes.W999"}}, []string{CheckCheckSilencedUnused}},
+		{"unknown silenced code", Config{SilencedChecks: []string{"axes.W999"}}, []string{CheckUnknownSilenced}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := codes(tc.cfg.Check())

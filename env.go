@@ -17,12 +17,13 @@ import (
 // (AXES_NAME) or a configuration file (key "name").
 type setting struct {
 	name   string // without the AXES_ prefix, upper case
+	field  string // the Config field it sets
 	expect string // what a value must look like, for error messages
 	set    func(c *Config, v string) error
 }
 
-func boolSetting(name string, dst func(*Config) *bool, invert bool) setting {
-	return setting{name, "true, false, 1 or 0", func(c *Config, v string) error {
+func boolSetting(name, field string, dst func(*Config) *bool, invert bool) setting {
+	return setting{name, field, "true, false, 1 or 0", func(c *Config, v string) error {
 		b, err := parseBool(v)
 		if err != nil {
 			return err
@@ -32,8 +33,8 @@ func boolSetting(name string, dst func(*Config) *bool, invert bool) setting {
 	}}
 }
 
-func intSetting(name, expect string, lo int, dst func(*Config) *int) setting {
-	return setting{name, expect, func(c *Config, v string) error {
+func intSetting(name, field, expect string, lo int, dst func(*Config) *int) setting {
+	return setting{name, field, expect, func(c *Config, v string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < lo {
 			return errors.New("not a whole number in range")
@@ -43,8 +44,8 @@ func intSetting(name, expect string, lo int, dst func(*Config) *int) setting {
 	}}
 }
 
-func durationSetting(name string, dst func(*Config) *time.Duration) setting {
-	return setting{name, `a duration with units such as "30m", "1h30m" or "0" for none`, func(c *Config, v string) error {
+func durationSetting(name, field string, dst func(*Config) *time.Duration) setting {
+	return setting{name, field, `a duration with units such as "30m", "1h30m" or "0" for none`, func(c *Config, v string) error {
 		d, err := ParseDuration(v)
 		if err != nil {
 			return err
@@ -54,12 +55,12 @@ func durationSetting(name string, dst func(*Config) *time.Duration) setting {
 	}}
 }
 
-func stringSetting(name string, dst func(*Config) *string) setting {
-	return setting{name, "a string", func(c *Config, v string) error { *dst(c) = v; return nil }}
+func stringSetting(name, field string, dst func(*Config) *string) setting {
+	return setting{name, field, "a string", func(c *Config, v string) error { *dst(c) = v; return nil }}
 }
 
-func prefixSetting(name string, dst func(*Config) *[]netip.Prefix) setting {
-	return setting{name, "a comma-separated list of IP addresses or CIDR prefixes", func(c *Config, v string) error {
+func prefixSetting(name, field string, dst func(*Config) *[]netip.Prefix) setting {
+	return setting{name, field, "a comma-separated list of IP addresses or CIDR prefixes", func(c *Config, v string) error {
 		ps, err := ParsePrefixes(v)
 		if err != nil {
 			return err
@@ -71,11 +72,11 @@ func prefixSetting(name string, dst func(*Config) *[]netip.Prefix) setting {
 
 // settings lists every setting read from the environment and from files.
 var settings = []setting{
-	boolSetting("ENABLED", func(c *Config) *bool { return &c.Disabled }, true),
-	intSetting("FAILURE_LIMIT", "a whole number of at least 1", 1, func(c *Config) *int { return &c.FailureLimit }),
-	durationSetting("COOLOFF_TIME", func(c *Config) *time.Duration { return &c.CoolOff }),
-	durationSetting("FAILURE_WINDOW", func(c *Config) *time.Duration { return &c.FailureWindow }),
-	{"LOCKOUT_PARAMETERS", `groups separated by commas, parameters joined by "+" (username,ip_address or username+ip_address), or a JSON list such as [["username","ip_address"]]`, func(c *Config, v string) error {
+	boolSetting("ENABLED", "Disabled", func(c *Config) *bool { return &c.Disabled }, true),
+	intSetting("FAILURE_LIMIT", "FailureLimit", "a whole number of at least 1", 1, func(c *Config) *int { return &c.FailureLimit }),
+	durationSetting("COOLOFF_TIME", "CoolOff", func(c *Config) *time.Duration { return &c.CoolOff }),
+	durationSetting("FAILURE_WINDOW", "FailureWindow", func(c *Config) *time.Duration { return &c.FailureWindow }),
+	{"LOCKOUT_PARAMETERS", "LockoutParameters", `groups separated by commas, parameters joined by "+" (username,ip_address or username+ip_address), or a JSON list such as [["username","ip_address"]]`, func(c *Config, v string) error {
 		gs, err := ParseLockoutParameters(v)
 		if err != nil {
 			return err
@@ -83,7 +84,7 @@ var settings = []setting{
 		c.LockoutParameters = gs
 		return nil
 	}},
-	{"LOCKOUT_TIERS", `tiers as FAILURES:COOLOFF separated by commas, such as "3:1m,6:15m,10:24h"`, func(c *Config, v string) error {
+	{"LOCKOUT_TIERS", "Tiers", `tiers as FAILURES:COOLOFF separated by commas, such as "3:1m,6:15m,10:24h"`, func(c *Config, v string) error {
 		ts, err := ParseTiers(v)
 		if err != nil {
 			return err
@@ -91,19 +92,19 @@ var settings = []setting{
 		c.Tiers = ts
 		return nil
 	}},
-	boolSetting("LOCK_OUT_AT_FAILURE", func(c *Config) *bool { return &c.RecordOnly }, true),
-	boolSetting("RESET_ON_SUCCESS", func(c *Config) *bool { return &c.ResetOnSuccess }, false),
-	boolSetting("RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT", func(c *Config) *bool { return &c.FixedCoolOff }, true),
-	prefixSetting("IP_WHITELIST", func(c *Config) *[]netip.Prefix { return &c.IPAllowlist }),
-	prefixSetting("IP_BLACKLIST", func(c *Config) *[]netip.Prefix { return &c.IPDenylist }),
-	boolSetting("NEVER_LOCKOUT_WHITELIST", func(c *Config) *bool { return &c.NeverLockoutAllowlist }, false),
-	boolSetting("ONLY_WHITELIST", func(c *Config) *bool { return &c.OnlyAllowlist }, false),
-	boolSetting("NEVER_LOCKOUT_GET", func(c *Config) *bool { return &c.NeverLockoutGET }, false),
-	stringSetting("USERNAME_FORM_FIELD", func(c *Config) *string { return &c.UsernameFormField }),
-	intSetting("IPV6_PREFIX", "a prefix length from 1 to 128", 1, func(c *Config) *int { return &c.IPv6Prefix }),
-	prefixSetting("IPWARE_PROXY_TRUSTED_IPS", func(c *Config) *[]netip.Prefix { return &c.TrustedProxies }),
-	intSetting("IPWARE_PROXY_COUNT", "a whole number of at least 0", 0, func(c *Config) *int { return &c.ProxyCount }),
-	{"IPWARE_META_PRECEDENCE_ORDER", `a header name such as X-Forwarded-For (or Django's HTTP_X_FORWARDED_FOR)`, func(c *Config, v string) error {
+	boolSetting("LOCK_OUT_AT_FAILURE", "RecordOnly", func(c *Config) *bool { return &c.RecordOnly }, true),
+	boolSetting("RESET_ON_SUCCESS", "ResetOnSuccess", func(c *Config) *bool { return &c.ResetOnSuccess }, false),
+	boolSetting("RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT", "FixedCoolOff", func(c *Config) *bool { return &c.FixedCoolOff }, true),
+	prefixSetting("IP_WHITELIST", "IPAllowlist", func(c *Config) *[]netip.Prefix { return &c.IPAllowlist }),
+	prefixSetting("IP_BLACKLIST", "IPDenylist", func(c *Config) *[]netip.Prefix { return &c.IPDenylist }),
+	boolSetting("NEVER_LOCKOUT_WHITELIST", "NeverLockoutAllowlist", func(c *Config) *bool { return &c.NeverLockoutAllowlist }, false),
+	boolSetting("ONLY_WHITELIST", "OnlyAllowlist", func(c *Config) *bool { return &c.OnlyAllowlist }, false),
+	boolSetting("NEVER_LOCKOUT_GET", "NeverLockoutGET", func(c *Config) *bool { return &c.NeverLockoutGET }, false),
+	stringSetting("USERNAME_FORM_FIELD", "UsernameFormField", func(c *Config) *string { return &c.UsernameFormField }),
+	intSetting("IPV6_PREFIX", "IPv6Prefix", "a prefix length from 1 to 128", 1, func(c *Config) *int { return &c.IPv6Prefix }),
+	prefixSetting("IPWARE_PROXY_TRUSTED_IPS", "TrustedProxies", func(c *Config) *[]netip.Prefix { return &c.TrustedProxies }),
+	intSetting("IPWARE_PROXY_COUNT", "ProxyCount", "a whole number of at least 0", 0, func(c *Config) *int { return &c.ProxyCount }),
+	{"IPWARE_META_PRECEDENCE_ORDER", "ForwardedHeader", `a header name such as X-Forwarded-For (or Django's HTTP_X_FORWARDED_FOR)`, func(c *Config, v string) error {
 		h, err := parseHeaderName(v)
 		if err != nil {
 			return err
@@ -111,16 +112,16 @@ var settings = []setting{
 		c.ForwardedHeader = h
 		return nil
 	}},
-	intSetting("HTTP_RESPONSE_CODE", "an HTTP status from 400 to 599", 400, func(c *Config) *int { return &c.HTTPResponseCode }),
-	stringSetting("LOCKOUT_URL", func(c *Config) *string { return &c.LockoutURL }),
-	stringSetting("LOCKOUT_TEMPLATE", func(c *Config) *string { return &c.LockoutTemplate }),
-	stringSetting("COOLOFF_MESSAGE", func(c *Config) *string { return &c.CoolOffMessage }),
-	stringSetting("PERMALOCK_MESSAGE", func(c *Config) *string { return &c.PermalockMessage }),
-	stringSetting("ALLOWED_CORS_ORIGINS", func(c *Config) *string { return &c.AllowedCORSOrigins }),
-	boolSetting("DISABLE_ACCESS_LOG", func(c *Config) *bool { return &c.DisableAccessLog }, false),
-	boolSetting("ENABLE_ACCESS_FAILURE_LOG", func(c *Config) *bool { return &c.EnableAccessFailureLog }, false),
-	intSetting("ACCESS_FAILURE_LOG_PER_USER_LIMIT", "a whole number of at least 0", 0, func(c *Config) *int { return &c.AccessFailureLogPerUserLimit }),
-	{"SILENCED_CHECKS", "a comma-separated list of check codes such as axes.W006", func(c *Config, v string) error {
+	intSetting("HTTP_RESPONSE_CODE", "HTTPResponseCode", "an HTTP status from 400 to 599", 400, func(c *Config) *int { return &c.HTTPResponseCode }),
+	stringSetting("LOCKOUT_URL", "LockoutURL", func(c *Config) *string { return &c.LockoutURL }),
+	stringSetting("LOCKOUT_TEMPLATE", "LockoutTemplate", func(c *Config) *string { return &c.LockoutTemplate }),
+	stringSetting("COOLOFF_MESSAGE", "CoolOffMessage", func(c *Config) *string { return &c.CoolOffMessage }),
+	stringSetting("PERMALOCK_MESSAGE", "PermalockMessage", func(c *Config) *string { return &c.PermalockMessage }),
+	stringSetting("ALLOWED_CORS_ORIGINS", "AllowedCORSOrigins", func(c *Config) *string { return &c.AllowedCORSOrigins }),
+	boolSetting("DISABLE_ACCESS_LOG", "DisableAccessLog", func(c *Config) *bool { return &c.DisableAccessLog }, false),
+	boolSetting("ENABLE_ACCESS_FAILURE_LOG", "EnableAccessFailureLog", func(c *Config) *bool { return &c.EnableAccessFailureLog }, false),
+	intSetting("ACCESS_FAILURE_LOG_PER_USER_LIMIT", "AccessFailureLogPerUserLimit", "a whole number of at least 0", 0, func(c *Config) *int { return &c.AccessFailureLogPerUserLimit }),
+	{"SILENCED_CHECKS", "SilencedChecks", "a comma-separated list of check codes such as axes.W006", func(c *Config, v string) error {
 		c.SilencedChecks = splitList(v)
 		return nil
 	}},
@@ -159,7 +160,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			continue
 		}
 		if err := s.set(c, v); err != nil {
-			errs = append(errs, envError("AXES_"+s.name, s.expect, v, err))
+			errs = append(errs, envError("AXES_"+s.name, s.field, s.expect, v, err))
 		}
 	}
 	if _, ok := lookup("AXES_LOCKOUT_PARAMETERS"); !ok {
@@ -170,7 +171,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			}
 			b, err := parseBool(v)
 			if err != nil {
-				errs = append(errs, envError(name, "true, false, 1 or 0", v, err))
+				errs = append(errs, envError(name, "LockoutParameters", "true, false, 1 or 0", v, err))
 			}
 			return b, nil
 		}
@@ -207,36 +208,12 @@ func legacyParameters(flag func(string) (bool, error)) []Group {
 	return gs
 }
 
-func envError(name, expect, value string, err error) error {
+func envError(name, field, expect, value string, err error) error {
 	shown := value
 	if len(shown) > 80 {
 		shown = shown[:80] + "..."
 	}
-	return &ConfigError{Field: fieldOf(name), Env: name, Problem: fmt.Sprintf("%q is not valid (%v); expected %s", shown, err, expect)}
-}
-
-// fieldOf names the Config field behind an environment variable.
-func fieldOf(env string) string {
-	fields := map[string]string{
-		"AXES_ENABLED": "Disabled", "AXES_FAILURE_LIMIT": "FailureLimit", "AXES_COOLOFF_TIME": "CoolOff",
-		"AXES_FAILURE_WINDOW": "FailureWindow", "AXES_LOCKOUT_PARAMETERS": "LockoutParameters",
-		"AXES_LOCKOUT_TIERS": "Tiers", "AXES_LOCK_OUT_AT_FAILURE": "RecordOnly",
-		"AXES_RESET_ON_SUCCESS": "ResetOnSuccess", "AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT": "FixedCoolOff",
-		"AXES_IP_WHITELIST": "IPAllowlist", "AXES_IP_BLACKLIST": "IPDenylist",
-		"AXES_NEVER_LOCKOUT_WHITELIST": "NeverLockoutAllowlist", "AXES_ONLY_WHITELIST": "OnlyAllowlist",
-		"AXES_NEVER_LOCKOUT_GET": "NeverLockoutGET", "AXES_USERNAME_FORM_FIELD": "UsernameFormField",
-		"AXES_IPV6_PREFIX": "IPv6Prefix", "AXES_IPWARE_PROXY_TRUSTED_IPS": "TrustedProxies",
-		"AXES_IPWARE_PROXY_COUNT": "ProxyCount", "AXES_IPWARE_META_PRECEDENCE_ORDER": "ForwardedHeader",
-		"AXES_HTTP_RESPONSE_CODE": "HTTPResponseCode", "AXES_LOCKOUT_URL": "LockoutURL",
-		"AXES_LOCKOUT_TEMPLATE": "LockoutTemplate", "AXES_COOLOFF_MESSAGE": "CoolOffMessage",
-		"AXES_PERMALOCK_MESSAGE": "PermalockMessage", "AXES_ALLOWED_CORS_ORIGINS": "AllowedCORSOrigins",
-		"AXES_DISABLE_ACCESS_LOG": "DisableAccessLog", "AXES_ENABLE_ACCESS_FAILURE_LOG": "EnableAccessFailureLog",
-		"AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT": "AccessFailureLogPerUserLimit", "AXES_SILENCED_CHECKS": "SilencedChecks",
-	}
-	if f, ok := fields[env]; ok {
-		return f
-	}
-	return "LockoutParameters"
+	return &ConfigError{Field: field, Env: name, Problem: fmt.Sprintf("%q is not valid (%v); expected %s", shown, err, expect)}
 }
 
 // Set applies one setting by name: the environment variable name
@@ -247,7 +224,7 @@ func (c *Config) Set(name, value string) error {
 	for _, s := range settings {
 		if s.name == key {
 			if err := s.set(c, value); err != nil {
-				return envError("AXES_"+s.name, s.expect, value, err)
+				return envError("AXES_"+s.name, s.field, s.expect, value, err)
 			}
 			return nil
 		}
@@ -311,7 +288,7 @@ func (c *Config) ParseJSON(data []byte) error {
 			err = s.set(c, v)
 		}
 		if err != nil {
-			errs = append(errs, &ConfigError{Field: fieldOf("AXES_" + s.name), Env: k, Problem: fmt.Sprintf("%v; expected %s", err, s.expect)})
+			errs = append(errs, &ConfigError{Field: s.field, Env: k, Problem: fmt.Sprintf("%v; expected %s", err, s.expect)})
 		}
 	}
 	return errors.Join(errs...)

@@ -337,9 +337,10 @@ func testDeleter(t *testing.T, e *env) {
 	})
 	t.Run("ExpiredShare", func(t *testing.T) {
 		// alice's share of the IP bucket expires with her failures; bob's
-		// later failures restart the bucket. Deleting alice at that time
-		// must not take her expired share off bob's count: the store
-		// treats an expired record as absent, as Apply does.
+		// later failures restart the bucket. Resetting alice at that time
+		// (through the guard, which gives the store the time) must not take
+		// her expired share off bob's count: the store treats an expired
+		// record as absent, as Apply does.
 		s := e.fresh(t)
 		clk := newClock()
 		g := newGuard(t, s, axes.Config{FailureLimit: 5, CoolOff: 10 * time.Minute}, clk)
@@ -348,12 +349,12 @@ func testDeleter(t *testing.T, e *env) {
 		fail(t, g, alice, 3)
 		clk.Set(base.Add(time.Hour))
 		fail(t, g, bob, 3)
-		n, err := s.(axes.Deleter).Delete(t.Context(), axes.Filter{Username: "alice", Now: clk.Now()})
+		n, err := g.Reset(t.Context(), axes.Filter{Username: "alice"})
 		if err != nil {
-			t.Fatalf("Delete: %v", err)
+			t.Fatalf("Reset: %v", err)
 		}
 		if n != 0 {
-			t.Errorf("Delete(alice) = %d, want 0 (her share had expired)", n)
+			t.Errorf("Reset(alice) = %d, want 0 (her share had expired)", n)
 		}
 		ipB := bucket(t, g, bob, axes.KindLockout, "ip_address")
 		if got := failures(t, s, clk.Now(), g.Policy(bob), ipB); got != 3 {

@@ -10,35 +10,6 @@ import (
 	"github.com/goaxes/axes/axestest"
 )
 
-// R7 on SQLite: takeShares subtracts expired attribution rows too.
-func TestRegressionResetUserUsesStaleShare(t *testing.T) {
-	s, _, _ := newStore(t)
-	ctx := context.Background()
-	clk := axestest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	g, err := axes.New(s, axes.Config{FailureLimit: 5, CoolOff: 10 * time.Minute}, axes.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip := netip.MustParseAddr("192.0.2.1")
-	fail := func(user string, n int) {
-		for range n {
-			if _, err := g.Authenticate(ctx, axes.Identity{IP: ip, Username: user}, func(context.Context) (bool, error) { return false, nil }); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	fail("alice", 3)
-	clk.Advance(11 * time.Minute)
-	fail("bob", 3)
-	if _, err := g.Reset(ctx, axes.Filter{Username: "alice"}); err != nil {
-		t.Fatal(err)
-	}
-	st, _ := g.Status(ctx, axes.Identity{IP: ip})
-	if st.Failures != 3 {
-		t.Fatalf("IP bucket after resetting alice = %d failures, want bob's 3", st.Failures)
-	}
-}
-
 // R8 (found in review, fixed): a time at the Unix epoch is stored as 0, which reads back as the
 // zero time: a lock that started then is lost (memstore keeps it).
 func TestRegressionEpochTimeLosesLock(t *testing.T) {
