@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/goaxes/axes/storage"
 )
 
 // Level is how serious a [Finding] is.
@@ -169,22 +171,16 @@ func CheckEnv(lookup func(string) (string, bool)) []Finding {
 	return fs
 }
 
-// ProcessLocal is implemented by stores whose counters live in one process
-// (memstore): several instances of an application do not share them.
-type ProcessLocal interface {
-	ProcessLocal() bool
-}
-
 // CheckStore returns the findings about a store: reachable, schema current,
 // shared between processes.
-func CheckStore(ctx context.Context, s Store) []Finding {
+func CheckStore(ctx context.Context, s storage.Store) []Finding {
 	var fs []Finding
-	if p, ok := s.(ProcessLocal); ok && p.ProcessLocal() {
+	if p, ok := storage.Find[storage.ProcessLocal](s); ok && p.ProcessLocal() {
 		fs = append(fs, Finding{Code: CheckProcessLocalStore, Level: LevelWarning,
 			Message: "The store keeps its counters in this process: instances of the application do not share them, and a restart forgets every lockout.",
 			Hint:    "Use a shared store (SQLite for one host; a database server for several) unless this runs as one process on purpose."})
 	}
-	if p, ok := s.(Pinger); ok {
+	if p, ok := storage.Find[storage.Pinger](s); ok {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := p.Ping(pctx)
 		cancel()
@@ -195,7 +191,7 @@ func CheckStore(ctx context.Context, s Store) []Finding {
 			return fs
 		}
 	}
-	if m, ok := s.(Migrator); ok {
+	if m, ok := storage.Find[storage.Migrator](s); ok {
 		cur, latest, err := m.SchemaVersion(ctx)
 		switch {
 		case err != nil:

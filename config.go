@@ -50,6 +50,14 @@ const (
 	MaxFieldLength = 255
 )
 
+// Tier is one step of a progressive lockout: from Failures failures on, a
+// locked bucket stays locked for CoolOff after its last failure. A zero
+// CoolOff locks until reset.
+type Tier struct {
+	Failures int           `json:"failures"`
+	CoolOff  time.Duration `json:"cooloff"`
+}
+
 // Config is the lockout policy. The zero value of every field means the
 // django-axes 8 default, so Config{} is a working configuration: three
 // failures per IP address lock it until reset. Fields whose django-axes
@@ -190,6 +198,7 @@ type Config struct {
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
+	c = c.clone()
 	if c.FailureLimit == 0 {
 		c.FailureLimit = DefaultFailureLimit
 	}
@@ -227,6 +236,21 @@ func (c Config) withDefaults() Config {
 		c.Tiers = slices.Clone(c.Tiers)
 		slices.SortStableFunc(c.Tiers, func(a, b Tier) int { return a.Failures - b.Failures })
 	}
+	return c
+}
+
+// clone returns c with slices of its own, so that a caller who changes
+// the slices it passed in changes nothing in a guard.
+func (c Config) clone() Config {
+	c.Tiers = slices.Clone(c.Tiers)
+	c.LockoutParameters = slices.Clone(c.LockoutParameters)
+	for i, g := range c.LockoutParameters {
+		c.LockoutParameters[i] = slices.Clone(g)
+	}
+	c.IPAllowlist = slices.Clone(c.IPAllowlist)
+	c.IPDenylist = slices.Clone(c.IPDenylist)
+	c.TrustedProxies = slices.Clone(c.TrustedProxies)
+	c.SilencedChecks = slices.Clone(c.SilencedChecks)
 	return c
 }
 

@@ -45,10 +45,12 @@
 //
 // # Stores
 //
-// A [Store] has one required method, [Store.Do], which applies an [Op]
-// atomically; the decision itself is [Op.Apply], a pure function, so every
-// store answers alike. Optional capabilities ([Lister], [Deleter],
-// [Purger], [Migrator], [Pinger], [AuditLog]) are found by type assertion.
+// A store implements [storage.Store]: it applies per-bucket steps, each
+// atomically on its own key, and [storage.Apply], a pure function, makes
+// every decision, so every store answers alike. The guard coordinates the
+// buckets of an attempt. Optional capabilities (listing, purging, the audit
+// log, operators' rules) are found with [storage.Find], also behind a
+// wrapping store.
 // Package axestest is the conformance suite every store passes.
 //
 // # Configuration

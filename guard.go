@@ -1,6 +1,7 @@
 package axes
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,8 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/goaxes/axes/storage"
 )
 
 // Errors returned by the guard. Lockouts come as a *[LockoutError], which
@@ -20,8 +24,6 @@ var (
 	ErrDenied    = errors.New("axes: client denied")
 	ErrSettled   = errors.New("axes: ticket already settled")
 	ErrNoIP      = errors.New("axes: the identity has no IP address, but a lockout parameter group needs one")
-	// ErrUnsupported is returned when the store lacks an optional capability.
-	ErrUnsupported = errors.ErrUnsupported
 )
 
 // Verdict is the outcome of one login attempt.
@@ -74,7 +76,7 @@ type Result struct {
 	// LockedUntil is when the lock ends; zero when locked until reset.
 	LockedUntil time.Time
 	// Bucket is the bucket that locks the client (or has most failures).
-	Bucket Bucket
+	Bucket storage.Bucket
 }
 
 // Permanent reports whether the lock lasts until an operator resets it.
@@ -122,7 +124,7 @@ type Event struct {
 	Failures    int
 	Limit       int
 	LockedUntil time.Time // zero: until reset (for LockedOut)
-	Bucket      Bucket
+	Bucket      storage.Bucket
 	Verdict     Verdict
 }
 
@@ -196,9 +198,9 @@ func WithReservationLease(d time.Duration) Option {
 }
 
 // WithAuditLog sets where logins, logouts and failures are recorded. By
-// default the guard uses the store when it implements [AuditLog], and keeps
-// no audit log otherwise.
-func WithAuditLog(a AuditLog) Option {
+// default the guard uses the store (or a store it wraps) when it implements
+// [storage.AuditLog], and keeps no audit log otherwise.
+func WithAuditLog(a storage.AuditLog) Option {
 	return func(g *Guard) error { g.audit = a; return nil }
 }
 
@@ -207,8 +209,8 @@ func WithAuditLog(a AuditLog) Option {
 type Guard struct {
 	cfg   Config // with defaults
 	raw   Config // as given
-	store Store
-	audit AuditLog
+	store storage.Store
+	audit storage.AuditLog
 	now   func() time.Time
 	log   *slog.Logger
 	hooks Hooks
@@ -219,7 +221,7 @@ type Guard struct {
 
 // New returns a guard over store with policy cfg. It validates cfg and
 // reports every problem at once.
-func New(store Store, cfg Config, opts ...Option) (*Guard, error) {
+func New(store storage.Store, cfg Config, opts ...Option) (*Guard, error) {
 	if store == nil {
 		return nil, errors.New("axes: New: nil store")
 	}
@@ -228,14 +230,14 @@ func New(store Store, cfg Config, opts ...Option) (*Guard, error) {
 	}
 	g := &Guard{
 		cfg:   cfg.withDefaults(),
-		raw:   cfg,
+		raw:   cfg.clone(),
 		store: store,
 		now:   time.Now,
 		log:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	g.rules.refresh = DefaultRuleRefresh
 	g.lease = DefaultReservationLease
-	if a, ok := store.(AuditLog); ok {
+	if a, ok := storage.Find[storage.AuditLog](store); ok {
 		g.audit = a
 	}
 	for _, o := range opts {
@@ -246,36 +248,40 @@ func New(store Store, cfg Config, opts ...Option) (*Guard, error) {
 	return g, nil
 }
 
-// Config returns the configuration as given to [New].
-func (g *Guard) Config() Config { return g.raw }
-
-// Store returns the guard's store.
-func (g *Guard) Store() Store { return g.store }
+// Config returns the configuration as given to [New] (a copy: changing
+// its slices changes nothing in the guard).
+func (g *Guard) Config() Config { return g.raw.clone() }
 
 // Now returns the guard's current time.
 func (g *Guard) Now() time.Time { return g.now() }
 
-// Policy returns the lockout rule that applies to id.
-func (g *Guard) Policy(id Identity) Policy {
+// Policy returns the lockout rule that applies to id, as the steps of its
+// buckets carry it.
+func (g *Guard) Policy(id Identity) storage.Policy { return g.policy(g.normalize(id)) }
+
+// policy resolves the rule for a normalised identity.
+func (g *Guard) policy(id Identity) storage.Policy {
 	c := &g.cfg
-	p := Policy{RecordOnly: c.RecordOnly, FixedCoolOff: c.FixedCoolOff, Lease: g.lease}
-	if len(c.Tiers) > 0 {
-		p.Tiers = c.Tiers
-		p.Limit = c.Tiers[0].Failures
-	} else {
-		p.Limit = c.FailureLimit
+	p := storage.Policy{RecordOnly: c.RecordOnly, FixedCoolOff: c.FixedCoolOff, Lease: storage.Duration(g.lease)}
+	tiers := c.Tiers
+	if len(tiers) == 0 {
+		limit := c.FailureLimit
 		if c.FailureLimitFunc != nil {
-			p.Limit = c.FailureLimitFunc(id)
+			limit = c.FailureLimitFunc(id)
 		}
-		p.Limit = max(p.Limit, 1)
 		cool := c.CoolOff
 		if c.CoolOffFunc != nil {
 			cool = max(c.CoolOffFunc(id), 0)
 		}
-		p.Tiers = []Tier{{Failures: p.Limit, CoolOff: cool}}
+		tiers = []Tier{{Failures: max(limit, 1), CoolOff: cool}}
 	}
-	p.Window = c.FailureWindow
-	if p.Window == 0 {
+	p.Limit = tiers[0].Failures
+	p.Tiers = make([]storage.Tier, len(tiers))
+	for i, t := range tiers {
+		p.Tiers[i] = storage.Tier{Failures: t.Failures, CoolOff: storage.Duration(t.CoolOff)}
+	}
+	p.Window = storage.Duration(c.FailureWindow)
+	if c.FailureWindow == 0 {
 		for _, t := range p.Tiers {
 			if t.CoolOff <= 0 {
 				p.Window = 0
@@ -297,12 +303,16 @@ func (g *Guard) groups(id Identity) []Group {
 }
 
 // Buckets returns the buckets an attempt by id is counted in.
-func (g *Guard) Buckets(id Identity) ([]Bucket, error) {
-	id = g.normalize(id)
-	return g.buckets(id)
+func (g *Guard) Buckets(id Identity) ([]storage.Bucket, error) {
+	a, err := g.attempt(g.normalize(id))
+	if err != nil {
+		return nil, err
+	}
+	return a.buckets, nil
 }
 
-func (g *Guard) buckets(id Identity) ([]Bucket, error) {
+// attempt returns the buckets and the policy of a normalised identity.
+func (g *Guard) attempt(id Identity) (*attempt, error) {
 	groups := g.groups(id)
 	for _, gr := range groups {
 		if err := validateGroup(gr); err != nil {
@@ -312,7 +322,14 @@ func (g *Guard) buckets(id Identity) ([]Bucket, error) {
 			return nil, ErrNoIP
 		}
 	}
-	return bucketsFor(id, GroupIP(id.IP, g.cfg.IPv6Prefix), groups), nil
+	a := &attempt{buckets: bucketsFor(id, GroupIP(id.IP, g.cfg.IPv6Prefix), groups), policy: g.policy(id)}
+	a.users = make([]string, len(a.buckets))
+	for i, b := range a.buckets {
+		if b.Username == "" {
+			a.users[i] = id.Username
+		}
+	}
+	return a, nil
 }
 
 func inPrefixes(ip netip.Addr, ps []netip.Prefix) bool {
@@ -337,9 +354,9 @@ func (g *Guard) screen(ctx context.Context, id Identity, now time.Time) (Verdict
 	switch {
 	case inPrefixes(id.IP, c.IPDenylist):
 		return Denied, fmt.Sprintf("%s is on the configured deny list (AXES_IP_BLACKLIST)", id.IP)
-	case rule == ActionDeny:
+	case rule == storage.ActionDeny:
 		return Denied, fmt.Sprintf("%s matches an operator's deny rule (axes deny list)", id.IP)
-	case rule == ActionAllow:
+	case rule == storage.ActionAllow:
 		return Allowed, fmt.Sprintf("%s matches an operator's allow rule: never locked, never counted", id.IP)
 	case (c.NeverLockoutAllowlist || c.OnlyAllowlist) && inAllow:
 		return Allowed, fmt.Sprintf("%s is on the allow list: never locked, never counted", id.IP)
@@ -353,211 +370,6 @@ func (g *Guard) screen(ctx context.Context, id Identity, now time.Time) (Verdict
 	return Undecided, ""
 }
 
-// Ticket is an admitted attempt: it holds a reservation, a place under the
-// limit, while the credentials are checked. Settle it with exactly one of
-// Fail, Succeed or Release. A ticket that is never settled keeps its place,
-// and once its lease lapses ([WithReservationLease]) it counts as a failure,
-// so a crash or panic during the check errs on the safe side.
-type Ticket struct {
-	g        *Guard
-	id       Identity
-	at       time.Time
-	op       *Op // nil when nothing was reserved (disabled, allowlisted)
-	settled  atomic.Bool
-	disabled bool
-}
-
-// Identity returns the normalised identity of the attempt.
-func (t *Ticket) Identity() Identity { return t.id }
-
-// Admit decides whether id may attempt to log in, before its credentials are
-// checked. It returns a ticket to settle after the check, or a
-// *[LockoutError] (ErrLockedOut, ErrDenied) when the client is refused, or
-// another error when the store fails. One store operation decides and
-// reserves, so no more than FailureLimit checks run for a bucket at once.
-func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
-	now := g.now()
-	if !g.wired[WiredCheck].Load() {
-		g.wired[WiredCheck].Store(true)
-	}
-	if g.cfg.Disabled {
-		return &Ticket{g: g, id: id, at: now, disabled: true}, nil
-	}
-	id = g.normalize(id)
-	t := &Ticket{g: g, id: id, at: now}
-	v, _ := g.screen(ctx, id, now)
-	if v == Denied {
-		res := Result{Verdict: Denied, Identity: id, Limit: g.Policy(id).Limit}
-		g.log.WarnContext(ctx, "axes: denied client", "ip", id.IP, "username", id.Username)
-		g.fire(ctx, g.hooks.LockedOut, res, now)
-		return nil, &LockoutError{Result: res}
-	}
-	if v == Allowed {
-		return t, nil
-	}
-	buckets, err := g.buckets(id)
-	if err != nil {
-		return nil, err
-	}
-	if len(buckets) == 0 {
-		return t, nil
-	}
-	op := &Op{Kind: OpAdmit, Now: now, Buckets: buckets, Policy: g.Policy(id)}
-	o, err := g.store.Do(ctx, op)
-	if err != nil {
-		return nil, fmt.Errorf("axes: admit: %w", err)
-	}
-	if o.Admitted {
-		t.op = op
-		return t, nil
-	}
-	if o.Pending {
-		// Attempts being verified fill the bucket: refuse this one without
-		// counting it; the lock, if any, is decided when they settle.
-		res := g.result(Locked, id, &op.Policy, o.Failures, o.Bucket, o.LockedUntil)
-		g.log.InfoContext(ctx, "axes: refused while other attempts are verified", "bucket", o.Bucket.Params,
-			"ip", id.IP, "username", id.Username)
-		return nil, &LockoutError{Result: res}
-	}
-	res := g.result(Locked, id, &op.Policy, o.Failures, o.Bucket, o.LockedUntil)
-	g.logLockout(ctx, res, "refused while locked")
-	if o.Counted {
-		g.fire(ctx, g.hooks.LoginFailed, res, now)
-		g.logFailure(ctx, id, now, true)
-	}
-	g.fire(ctx, g.hooks.LockedOut, res, now)
-	return nil, &LockoutError{Result: res}
-}
-
-func (g *Guard) result(v Verdict, id Identity, p *Policy, failures int, b Bucket, until time.Time) Result {
-	res := Result{Verdict: v, Identity: id, Failures: failures, Limit: p.Limit, Bucket: b, LockedUntil: until}
-	if failures >= p.Limit {
-		res.CoolOff = p.CoolOff(failures)
-	}
-	return res
-}
-
-// Fail settles the attempt as failed: its reserved failure stays counted.
-// The result is Locked when this failure reached the limit (the failure that
-// locks is itself answered with the lockout response, as in django-axes),
-// and Invalid otherwise.
-func (t *Ticket) Fail(ctx context.Context) (Result, error) {
-	if !t.settled.CompareAndSwap(false, true) {
-		return Result{}, ErrSettled
-	}
-	g := t.g
-	if t.disabled || t.op == nil {
-		return Result{Verdict: Invalid, Identity: t.id}, nil
-	}
-	now := g.now()
-	op := &Op{Kind: OpFail, Now: now, Buckets: t.op.Buckets, Policy: t.op.Policy, Admitted: t.op.Now}
-	o, err := g.store.Do(ctx, op)
-	if err != nil {
-		// The reservation stays and lapses into a failure after the lease.
-		return Result{Verdict: Invalid, Identity: t.id, Limit: op.Policy.Limit}, fmt.Errorf("axes: settle failure: %w", err)
-	}
-	res := g.result(Invalid, t.id, &op.Policy, o.Failures, o.Bucket, time.Time{})
-	if o.Locked {
-		res = g.result(Locked, t.id, &op.Policy, o.Failures, o.Bucket, o.LockedUntil)
-	}
-	g.fire(ctx, g.hooks.LoginFailed, res, t.at)
-	g.logFailure(ctx, t.id, t.at, res.Verdict == Locked)
-	if res.Verdict == Locked {
-		g.logLockout(ctx, res, "failure limit reached")
-		g.fire(ctx, g.hooks.LockedOut, res, t.at)
-	}
-	return res, nil
-}
-
-// Succeed settles the attempt as a successful login: the reservation is
-// given back (or, with ResetOnSuccess, the user's failures are cleared) and
-// the login is recorded in the audit log.
-func (t *Ticket) Succeed(ctx context.Context) (Result, error) {
-	return t.SucceedSession(ctx, "")
-}
-
-// SucceedSession is [Ticket.Succeed] for applications with sessions: the
-// audit entry carries a hash of sessionID, so that [Guard.Logout] closes the
-// entry of this session only. The session identifier itself is not stored.
-func (t *Ticket) SucceedSession(ctx context.Context, sessionID string) (Result, error) {
-	if !t.settled.CompareAndSwap(false, true) {
-		return Result{}, ErrSettled
-	}
-	g := t.g
-	res := Result{Verdict: Allowed, Identity: t.id}
-	if t.disabled {
-		return res, nil
-	}
-	var storeErr error
-	if t.op != nil {
-		kind := OpRelease
-		if g.cfg.ResetOnSuccess {
-			kind = OpResetUser
-		}
-		op := &Op{Kind: kind, Now: g.now(), Buckets: t.op.Buckets, Policy: t.op.Policy, Admitted: t.op.Now}
-		o, err := g.store.Do(ctx, op)
-		if err != nil {
-			storeErr = fmt.Errorf("axes: settle success: %w", err)
-			g.log.ErrorContext(ctx, "axes: could not give back a reservation", "err", err)
-		}
-		res.Failures, res.Bucket, res.Limit = o.Failures, o.Bucket, op.Policy.Limit
-	}
-	if g.audit != nil && !g.cfg.DisableAccessLog {
-		e := AccessEntry{Time: t.at, Username: t.id.Username, IP: ipString(t.id.IP), UserAgent: t.id.UserAgent, Path: t.id.Path, SessionHash: SessionHash(sessionID)}
-		if err := g.audit.LogLogin(ctx, e); err != nil {
-			g.log.ErrorContext(ctx, "axes: could not record a login", "err", err)
-		}
-	}
-	g.fire(ctx, g.hooks.LoggedIn, res, t.at)
-	return res, storeErr
-}
-
-// Release gives the reservation back without a verdict: use it when the
-// credentials could not be checked at all (the user database was down).
-func (t *Ticket) Release(ctx context.Context) error {
-	if !t.settled.CompareAndSwap(false, true) {
-		return ErrSettled
-	}
-	if t.disabled || t.op == nil {
-		return nil
-	}
-	g := t.g
-	op := &Op{Kind: OpRelease, Now: g.now(), Buckets: t.op.Buckets, Policy: t.op.Policy, Admitted: t.op.Now}
-	if _, err := g.store.Do(ctx, op); err != nil {
-		return fmt.Errorf("axes: release: %w", err)
-	}
-	return nil
-}
-
-// Authenticate runs check, the application's credential check, under the
-// guard: a locked-out or denied client is refused before check runs (the
-// counterpart of django-axes' AxesBackend). check returns true for right
-// credentials and false for wrong ones; an error from check means the
-// credentials could not be checked, gives the reservation back and is
-// returned with the verdict Undecided. Lockouts are not errors: the verdict
-// says Locked or Denied.
-func (g *Guard) Authenticate(ctx context.Context, id Identity, check func(context.Context) (bool, error)) (Result, error) {
-	t, err := g.Admit(ctx, id)
-	if err != nil {
-		var le *LockoutError
-		if errors.As(err, &le) {
-			return le.Result, nil
-		}
-		return Result{Verdict: Undecided, Identity: id}, err
-	}
-	ok, err := check(ctx)
-	if err != nil {
-		if rerr := t.Release(ctx); rerr != nil {
-			g.log.ErrorContext(ctx, "axes: could not give back a reservation", "err", rerr)
-		}
-		return Result{Verdict: Undecided, Identity: t.id}, err
-	}
-	if ok {
-		return t.Succeed(ctx)
-	}
-	return t.Fail(ctx)
-}
-
 // Status reports the lock state of id without counting anything.
 func (g *Guard) Status(ctx context.Context, id Identity) (Result, error) {
 	now := g.now()
@@ -569,23 +381,24 @@ func (g *Guard) Status(ctx context.Context, id Identity) (Result, error) {
 	if v == Denied {
 		return Result{Verdict: Denied, Identity: id}, nil
 	}
-	p := g.Policy(id)
+	p := g.policy(id)
 	if v == Allowed {
 		return Result{Verdict: Allowed, Identity: id, Limit: p.Limit}, nil
 	}
-	buckets, err := g.buckets(id)
-	if err != nil || len(buckets) == 0 {
+	a, err := g.attempt(id)
+	if err != nil || len(a.buckets) == 0 {
 		return Result{Verdict: Allowed, Identity: id, Limit: p.Limit}, err
 	}
-	o, err := g.store.Do(ctx, &Op{Kind: OpPeek, Now: now, Buckets: buckets, Policy: p})
+	ans, err := g.do(ctx, a.ops(storage.Peek, storage.Micros(now), nil))
 	if err != nil {
 		return Result{}, fmt.Errorf("axes: status: %w", err)
 	}
+	s := summarise(a.buckets, ans)
 	v = Allowed
-	if o.Locked {
+	if s.locked {
 		v = Locked
 	}
-	return g.result(v, id, &p, o.Failures, o.Bucket, o.LockedUntil), nil
+	return g.resultOf(v, id, &p, s), nil
 }
 
 // Logout records a logout in the audit log: the open login entries of the
@@ -597,7 +410,7 @@ func (g *Guard) Logout(ctx context.Context, id Identity, sessionID string) error
 	now := g.now()
 	id = g.normalize(id)
 	if g.audit != nil && !g.cfg.DisableAccessLog && id.Username != "" {
-		if _, err := g.audit.LogLogout(ctx, id.Username, SessionHash(sessionID), now); err != nil {
+		if _, err := g.audit.LogLogout(ctx, id.Username, sessionHash(sessionID), now); err != nil {
 			return fmt.Errorf("axes: logout: %w", err)
 		}
 	}
@@ -605,31 +418,138 @@ func (g *Guard) Logout(ctx context.Context, id Identity, sessionID string) error
 	return nil
 }
 
-// Reset removes the records matching f (an IP address or prefix, a username,
-// or both; an empty filter removes all) and returns how many lockout records
-// it removed. The username is normalised as the guard normalises it. The
-// store must implement [Deleter].
-func (g *Guard) Reset(ctx context.Context, f Filter) (int, error) {
-	d, ok := g.store.(Deleter)
-	if !ok {
-		return 0, fmt.Errorf("axes: reset: the store cannot delete by filter: %w", ErrUnsupported)
-	}
-	if f.Username != "" {
-		f.Username = Truncate(g.cfg.NormalizeUsername(f.Username), MaxFieldLength)
-	}
-	if f.Now.IsZero() {
-		f.Now = g.now()
-	}
-	if f.IP != "" {
-		if ip, err := netip.ParseAddr(f.IP); err == nil {
-			f.IP = GroupIP(ip, g.cfg.IPv6Prefix)
-		}
-	}
-	return d.Delete(ctx, f)
+// Filter selects buckets for [Guard.Reset] and [Guard.List]. Empty fields
+// match everything; set fields are joined with AND.
+type Filter struct {
+	// IP is an address (an IPv6 address is taken as its group prefix, see
+	// Config.IPv6Prefix) or a group prefix such as 2001:db8::/64.
+	IP string
+	// Username is normalised as the guard normalises usernames.
+	Username string
+	// LockedOnly keeps the buckets locked now, under the guard's policy.
+	LockedOnly bool
 }
 
-// SessionHash returns the hex SHA-256 of a session identifier, or "" for "".
-func SessionHash(sessionID string) string {
+// storeFilter returns f in the store's terms.
+func (g *Guard) storeFilter(f Filter) storage.Filter {
+	sf := storage.Filter{IP: f.IP, Username: f.Username}
+	if sf.Username != "" {
+		sf.Username = Truncate(g.cfg.NormalizeUsername(sf.Username), MaxFieldLength)
+	}
+	if ip, err := netip.ParseAddr(sf.IP); err == nil {
+		sf.IP = GroupIP(ip, g.cfg.IPv6Prefix)
+	}
+	return sf
+}
+
+// lister returns the store's Lister, or an error that says it has none.
+func (g *Guard) lister(what string) (storage.Lister, error) {
+	l, ok := storage.Find[storage.Lister](g.store)
+	if !ok {
+		return nil, fmt.Errorf("axes: %s: the store cannot list its buckets: %w", what, errors.ErrUnsupported)
+	}
+	return l, nil
+}
+
+// bucketPolicy returns the policy of the identity a bucket was made from.
+func (g *Guard) bucketPolicy(b storage.Bucket) storage.Policy {
+	id := Identity{Username: b.Username, UserAgent: b.UserAgent}
+	if ip, err := netip.ParseAddr(b.IP); err == nil {
+		id.IP = ip
+	} else if p, err := netip.ParsePrefix(b.IP); err == nil {
+		id.IP = p.Addr()
+	}
+	return g.policy(id)
+}
+
+// List returns the state of the buckets that f matches at the guard's time,
+// judged by the guard's policy, newest failure first (ties by key). Buckets
+// that hold nothing at that time are left out. The store must implement
+// [storage.Lister].
+func (g *Guard) List(ctx context.Context, f Filter) ([]BucketState, error) {
+	l, err := g.lister("list")
+	if err != nil {
+		return nil, err
+	}
+	now := storage.Micros(g.now())
+	entries, err := l.List(ctx, g.storeFilter(f))
+	if err != nil {
+		return nil, fmt.Errorf("axes: list: %w", err)
+	}
+	var out []BucketState
+	for _, e := range entries {
+		p := g.bucketPolicy(e.Bucket)
+		st, a := storage.Apply(&storage.Step{Kind: storage.Peek, Now: now, Policy: p}, e.State)
+		if st.Empty() || (f.LockedOnly && !a.Locked) {
+			continue
+		}
+		out = append(out, bucketState(e.Bucket, &p, a))
+	}
+	slices.SortFunc(out, func(a, b BucketState) int {
+		return cmp.Or(b.LastFailure.Compare(a.LastFailure), cmp.Compare(a.Bucket.Key, b.Bucket.Key))
+	})
+	return out, nil
+}
+
+// Reset forgets the failures that f selects (an IP address or prefix, a
+// username, or both; an empty filter selects every bucket) and returns how
+// many buckets it reduced. A bucket of the username (or of the address) is
+// cleared; from a bucket without a username, such as the address's own,
+// only the failures the username caused there are taken off, so that
+// resetting a user forgets what that user did from an address, as
+// django-axes' axes_reset_username does. Checks in flight keep their
+// places and count when they settle. The store must implement
+// [storage.Lister].
+func (g *Guard) Reset(ctx context.Context, f Filter) (int, error) {
+	l, err := g.lister("reset")
+	if err != nil {
+		return 0, err
+	}
+	now := storage.Micros(g.now())
+	sf := g.storeFilter(f)
+	entries, err := l.List(ctx, sf)
+	if err != nil {
+		return 0, fmt.Errorf("axes: reset: %w", err)
+	}
+	var ops []storage.Op
+	for _, e := range entries {
+		p := g.bucketPolicy(e.Bucket)
+		if f.LockedOnly {
+			if _, a := storage.Apply(&storage.Step{Kind: storage.Peek, Now: now, Policy: p}, e.State); !a.Locked {
+				continue
+			}
+		}
+		ops = append(ops, storage.Op{Bucket: e.Bucket, Step: storage.Step{Kind: storage.Clear, Now: now, Policy: p}})
+	}
+	if sf.Username != "" && !f.LockedOnly {
+		shared, err := l.List(ctx, storage.Filter{IP: sf.IP, ShareOf: sf.Username})
+		if err != nil {
+			return 0, fmt.Errorf("axes: reset: %w", err)
+		}
+		for _, e := range shared {
+			if e.Bucket.Username == "" && e.State.Share(sf.Username) > 0 {
+				ops = append(ops, storage.Op{Bucket: e.Bucket, Step: storage.Step{Kind: storage.Take, Now: now, Policy: g.bucketPolicy(e.Bucket), User: sf.Username}})
+			}
+		}
+	}
+	if len(ops) == 0 {
+		return 0, nil
+	}
+	ans, err := g.do(ctx, ops)
+	if err != nil {
+		return 0, fmt.Errorf("axes: reset: %w", err)
+	}
+	n := 0
+	for _, a := range ans {
+		if a.Taken > 0 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// sessionHash returns the hex SHA-256 of a session identifier, or "" for "".
+func sessionHash(sessionID string) string {
 	if sessionID == "" {
 		return ""
 	}
@@ -658,7 +578,7 @@ func (g *Guard) logFailure(ctx context.Context, id Identity, at time.Time, locke
 	if g.audit == nil || !g.cfg.EnableAccessFailureLog {
 		return
 	}
-	e := FailureEntry{Time: at, Username: id.Username, IP: ipString(id.IP), UserAgent: id.UserAgent, Path: id.Path, LockedOut: locked}
+	e := storage.FailureEntry{Time: at, Username: id.Username, IP: ipString(id.IP), UserAgent: id.UserAgent, Path: id.Path, LockedOut: locked}
 	if err := g.audit.LogFailure(ctx, e, g.cfg.AccessFailureLogPerUserLimit); err != nil {
 		g.log.ErrorContext(ctx, "axes: could not record a failure", "err", err)
 	}

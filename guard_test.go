@@ -293,15 +293,15 @@ func TestDenyAndAllowLists(t *testing.T) {
 	if got := try(t, g, "alice", ip1, true); got != Denied {
 		t.Errorf("denied IP = %s", got)
 	}
-	if len(s.recs) != 0 {
-		t.Errorf("deny list counted %d records", len(s.recs))
+	if len(s.states) != 0 {
+		t.Errorf("deny list counted %d records", len(s.states))
 	}
 	g, s, _ = newGuard(t, Config{IPAllowlist: []netip.Prefix{netip.MustParsePrefix("1.1.1.1/32")}, NeverLockoutAllowlist: true})
 	if got := verdicts(t, g, "alice", ip1, false, 10); strings.Contains(got, "locked") {
 		t.Errorf("allow-listed = %s", got)
 	}
-	if len(s.recs) != 0 {
-		t.Errorf("allow list counted %d records", len(s.recs))
+	if len(s.states) != 0 {
+		t.Errorf("allow list counted %d records", len(s.states))
 	}
 	g, _, _ = newGuard(t, Config{IPAllowlist: []netip.Prefix{netip.MustParsePrefix("1.1.1.1/32")}, OnlyAllowlist: true})
 	if got := try(t, g, "alice", ip2, true); got != Denied {
@@ -340,8 +340,8 @@ func TestDisabledIsANoOp(t *testing.T) {
 	if got := verdicts(t, g, "alice", ip1, false, 5); strings.Contains(got, "locked") || strings.Contains(got, "denied") {
 		t.Errorf("disabled = %s", got)
 	}
-	if len(s.recs) != 0 {
-		t.Errorf("disabled guard wrote %d records", len(s.recs))
+	if len(s.states) != 0 {
+		t.Errorf("disabled guard wrote %d records", len(s.states))
 	}
 }
 
@@ -368,8 +368,8 @@ func TestCheckErrorGivesReservationBack(t *testing.T) {
 			t.Fatalf("err = %v, want the check's error", err)
 		}
 	}
-	if len(s.recs) != 0 {
-		t.Errorf("records after check errors = %d, want 0", len(s.recs))
+	if len(s.states) != 0 {
+		t.Errorf("records after check errors = %d, want 0", len(s.states))
 	}
 }
 
@@ -384,9 +384,13 @@ func TestUnsettledTicketKeepsItsFailure(t *testing.T) {
 		t.Errorf("after a panic in the check: reserved %d, failures %d; want 1, 0 (the place is held)", r.Reserved, r.Failures)
 	}
 	c.Add(DefaultReservationLease)
+	if res, err := g.Status(context.Background(), Identity{IP: ip1}); err != nil || res.Failures != 0 {
+		t.Errorf("one lease later: failures %d, %v; want 0 (a ticket lapses after more than one lease)", res.Failures, err)
+	}
+	c.Add(DefaultReservationLease)
 	res, err := g.Status(context.Background(), Identity{IP: ip1})
 	if err != nil || res.Failures != 1 {
-		t.Errorf("a lease later: failures %d, %v; want 1 (the lapsed reservation is a failure)", res.Failures, err)
+		t.Errorf("two leases later: failures %d, %v; want 1 (the lapsed ticket is a failure)", res.Failures, err)
 	}
 }
 

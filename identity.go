@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/goaxes/axes/storage"
 )
 
 // Identity is who is attempting to log in. The HTTP layer fills it from the
@@ -73,14 +75,13 @@ func GroupIP(ip netip.Addr, bits int) string {
 	return ip.WithZone("").String()
 }
 
-// bucketsFor returns the lockout buckets of id (normalised) for groups,
-// followed by one attribution bucket per lockout bucket without a username
-// when id has a username.
-func bucketsFor(id Identity, ipValue string, groups []Group) []Bucket {
-	out := make([]Bucket, 0, 2*len(groups))
-	var attr []Bucket
+// bucketsFor returns the buckets of id (normalised) for groups, one per
+// group that applies (a group with the username needs one; a group listed
+// twice counts once), in the order of groups.
+func bucketsFor(id Identity, ipValue string, groups []Group) []storage.Bucket {
+	out := make([]storage.Bucket, 0, len(groups))
 	for _, g := range groups {
-		b := Bucket{Kind: KindLockout, Params: g.String()}
+		b := storage.Bucket{Params: g.String()}
 		var key strings.Builder
 		key.Grow(32 + len(ipValue) + len(id.Username) + len(id.UserAgent))
 		key.WriteString("b")
@@ -107,22 +108,12 @@ func bucketsFor(id Identity, ipValue string, groups []Group) []Bucket {
 			continue
 		}
 		b.Key = key.String()
-		if slices.ContainsFunc(out, func(o Bucket) bool { return o.Key == b.Key }) {
+		if slices.ContainsFunc(out, func(o storage.Bucket) bool { return o.Key == b.Key }) {
 			continue // a group listed twice
 		}
 		out = append(out, b)
-		if b.Username == "" && id.Username != "" {
-			var ak strings.Builder
-			ak.WriteString("a")
-			writeField(&ak, "bucket", b.Key)
-			writeField(&ak, string(ParamUsername), id.Username)
-			attr = append(attr, Bucket{
-				Key: ak.String(), Kind: KindAttribution, Params: b.Params,
-				IP: b.IP, Username: id.Username, UserAgent: b.UserAgent, Parent: b.Key,
-			})
-		}
 	}
-	return append(out, attr...)
+	return out
 }
 
 // writeField appends "|name=len:value": the length prefix makes every key

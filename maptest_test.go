@@ -3,46 +3,44 @@ package axes
 import (
 	"context"
 	"sync"
+
+	"github.com/goaxes/axes/storage"
 )
 
 // mapStore is the smallest correct Store, for the core's own tests: one
-// mutex around a map, calling Op.Apply.
+// mutex around a map, calling storage.Apply.
 type mapStore struct {
-	mu   sync.Mutex
-	recs map[string]Record
+	mu     sync.Mutex
+	states map[string]storage.State
 }
 
-func newMapStore() *mapStore { return &mapStore{recs: map[string]Record{}} }
+func newMapStore() *mapStore { return &mapStore{states: map[string]storage.State{}} }
 
-func (s *mapStore) Do(ctx context.Context, op *Op) (Outcome, error) {
+func (s *mapStore) Do(ctx context.Context, ops []storage.Op) ([]storage.Answer, error) {
 	if err := ctx.Err(); err != nil {
-		return Outcome{}, err
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keys := op.Keys()
-	in := make([]Record, len(keys))
-	for i, k := range keys {
-		r, ok := s.recs[k]
-		if ok && (r.ExpiresAt.IsZero() || op.Now.Before(r.ExpiresAt)) {
-			in[i] = r
+	ans := make([]storage.Answer, len(ops))
+	for i, op := range ops {
+		st, a := storage.Apply(&op.Step, s.states[op.Bucket.Key])
+		ans[i] = a
+		switch {
+		case op.Step.Kind == storage.Peek:
+		case st.Empty():
+			delete(s.states, op.Bucket.Key)
+		default:
+			s.states[op.Bucket.Key] = st
 		}
 	}
-	out, o := op.Apply(in)
-	for _, r := range out {
-		if r.Empty() {
-			delete(s.recs, r.Key)
-		} else {
-			s.recs[r.Key] = r
-		}
-	}
-	return o, nil
+	return ans, nil
 }
 
 func (s *mapStore) Close() error { return nil }
 
-func (s *mapStore) get(key string) Record {
+func (s *mapStore) get(key string) storage.State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.recs[key]
+	return s.states[key]
 }

@@ -2,49 +2,15 @@ package axes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/goaxes/axes/storage"
 )
-
-// Action is what an operator's [Rule] does to matching clients.
-type Action string
-
-// The rule actions.
-const (
-	// ActionAllow: never locked, never counted (like IPAllowlist with
-	// NeverLockoutAllowlist).
-	ActionAllow Action = "allow"
-	// ActionDeny: refused at once, nothing counted (like IPDenylist).
-	ActionDeny Action = "deny"
-)
-
-// Rule is an allow or deny entry that operators add at run time (`axes
-// allow add`, `axes deny add`). Rules live in the store, so every instance
-// sharing it sees them. Deny wins over allow, as with the configured lists.
-type Rule struct {
-	Prefix  netip.Prefix `json:"prefix"`
-	Action  Action       `json:"action"`
-	Reason  string       `json:"reason,omitempty"`
-	Created time.Time    `json:"created"`
-	Expires time.Time    `json:"expires,omitzero"` // zero: until removed
-}
-
-// ActiveAt reports whether the rule is in force at now.
-func (r Rule) ActiveAt(now time.Time) bool { return r.Expires.IsZero() || now.Before(r.Expires) }
-
-// RuleStore is implemented by stores that keep operators' rules.
-type RuleStore interface {
-	// PutRule adds the rule, replacing one with the same prefix and action.
-	PutRule(ctx context.Context, r Rule) error
-	// DeleteRule removes the rule with this prefix and action, and reports
-	// whether there was one.
-	DeleteRule(ctx context.Context, p netip.Prefix, a Action) (bool, error)
-	// Rules returns the rules in force at now, in no particular order.
-	Rules(ctx context.Context, now time.Time) ([]Rule, error)
-}
 
 // DefaultRuleRefresh is how long a guard reuses the rules it read from the
 // store before it reads them again; see [WithRuleRefresh].
@@ -71,15 +37,15 @@ type ruleCache struct {
 }
 
 type ruleSnapshot struct {
-	rules   []Rule
+	rules   []storage.Rule
 	fetched time.Time
 }
 
 // ruleFor returns the action of the rules that match ip at now ("" for
 // none); deny wins. Store errors keep the previous rules in force and are
 // logged, so a flaky store does not drop deny rules.
-func (g *Guard) ruleFor(ctx context.Context, ip netip.Addr, now time.Time) Action {
-	rs, ok := g.store.(RuleStore)
+func (g *Guard) ruleFor(ctx context.Context, ip netip.Addr, now time.Time) storage.Action {
+	rs, ok := storage.Find[storage.RuleStore](g.store)
 	if !ok || !ip.IsValid() {
 		return ""
 	}
@@ -87,11 +53,11 @@ func (g *Guard) ruleFor(ctx context.Context, ip netip.Addr, now time.Time) Actio
 	if snap == nil || g.rules.refresh == 0 || now.Sub(snap.fetched) >= g.rules.refresh || now.Before(snap.fetched) {
 		snap = g.refreshRules(ctx, rs, now)
 	}
-	var act Action
+	var act storage.Action
 	for _, r := range snap.rules {
 		if r.ActiveAt(now) && r.Prefix.Contains(ip) {
-			if r.Action == ActionDeny {
-				return ActionDeny
+			if r.Action == storage.ActionDeny {
+				return storage.ActionDeny
 			}
 			act = r.Action
 		}
@@ -99,7 +65,7 @@ func (g *Guard) ruleFor(ctx context.Context, ip netip.Addr, now time.Time) Actio
 	return act
 }
 
-func (g *Guard) refreshRules(ctx context.Context, rs RuleStore, now time.Time) *ruleSnapshot {
+func (g *Guard) refreshRules(ctx context.Context, rs storage.RuleStore, now time.Time) *ruleSnapshot {
 	g.rules.mu.Lock()
 	defer g.rules.mu.Unlock()
 	if snap := g.rules.cur.Load(); snap != nil && g.rules.refresh > 0 && now.Sub(snap.fetched) < g.rules.refresh && !now.Before(snap.fetched) {
@@ -120,12 +86,12 @@ func (g *Guard) refreshRules(ctx context.Context, rs RuleStore, now time.Time) *
 
 // AddRule stores an operator's rule and makes this guard use it at once.
 // The prefix is masked to its network; IPv4-mapped prefixes are folded.
-func (g *Guard) AddRule(ctx context.Context, r Rule) error {
-	rs, ok := g.store.(RuleStore)
+func (g *Guard) AddRule(ctx context.Context, r storage.Rule) error {
+	rs, ok := storage.Find[storage.RuleStore](g.store)
 	if !ok {
-		return fmt.Errorf("axes: the store cannot keep allow/deny rules: %w", ErrUnsupported)
+		return fmt.Errorf("axes: the store cannot keep allow/deny rules: %w", errors.ErrUnsupported)
 	}
-	if r.Action != ActionAllow && r.Action != ActionDeny {
+	if r.Action != storage.ActionAllow && r.Action != storage.ActionDeny {
 		return fmt.Errorf("axes: rule action %q: want allow or deny", r.Action)
 	}
 	if !r.Prefix.IsValid() {
@@ -148,10 +114,10 @@ func (g *Guard) AddRule(ctx context.Context, r Rule) error {
 }
 
 // RemoveRule deletes an operator's rule and reports whether it existed.
-func (g *Guard) RemoveRule(ctx context.Context, p netip.Prefix, a Action) (bool, error) {
-	rs, ok := g.store.(RuleStore)
+func (g *Guard) RemoveRule(ctx context.Context, p netip.Prefix, a storage.Action) (bool, error) {
+	rs, ok := storage.Find[storage.RuleStore](g.store)
 	if !ok {
-		return false, fmt.Errorf("axes: the store cannot keep allow/deny rules: %w", ErrUnsupported)
+		return false, fmt.Errorf("axes: the store cannot keep allow/deny rules: %w", errors.ErrUnsupported)
 	}
 	p, err := ParsePrefix(p.String())
 	if err != nil {

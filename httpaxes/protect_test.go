@@ -20,6 +20,7 @@ import (
 
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/httpaxes"
+	"github.com/goaxes/axes/storage"
 )
 
 // TestConcurrentBurst is the reserve-before-verify guarantee over real
@@ -812,7 +813,7 @@ func TestErrorsFailClosed(t *testing.T) {
 	check := &wrongPassword{}
 	tests := []struct {
 		name  string
-		store axes.Store
+		store storage.Store
 		opts  []httpaxes.Option
 		ip    string
 	}{

@@ -17,36 +17,36 @@ import (
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/axestest"
 	"github.com/goaxes/axes/httpaxes"
+	"github.com/goaxes/axes/storage"
 )
 
-// mapStore is a minimal axes.Store for these tests: a map under a mutex,
-// with every decision made by op.Apply.
+// mapStore is a minimal store for these tests: a map under a mutex, with
+// every decision made by storage.Apply.
 type mapStore struct {
-	mu   sync.Mutex
-	recs map[string]axes.Record
-	ops  int
+	mu     sync.Mutex
+	states map[string]storage.State
+	ops    int
 }
 
-func newMapStore() *mapStore { return &mapStore{recs: map[string]axes.Record{}} }
+func newMapStore() *mapStore { return &mapStore{states: map[string]storage.State{}} }
 
-func (s *mapStore) Do(_ context.Context, op *axes.Op) (axes.Outcome, error) {
+func (s *mapStore) Do(_ context.Context, ops []storage.Op) ([]storage.Answer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ops++
-	keys := op.Keys()
-	recs := make([]axes.Record, len(keys))
-	for i, k := range keys {
-		recs[i] = s.recs[k]
-	}
-	out, o := op.Apply(recs)
-	for i, k := range keys {
-		if out[i].Empty() {
-			delete(s.recs, k)
-		} else {
-			s.recs[k] = out[i]
+	ans := make([]storage.Answer, len(ops))
+	for i, op := range ops {
+		st, a := storage.Apply(&op.Step, s.states[op.Bucket.Key])
+		ans[i] = a
+		switch {
+		case op.Step.Kind == storage.Peek:
+		case st.Empty():
+			delete(s.states, op.Bucket.Key)
+		default:
+			s.states[op.Bucket.Key] = st
 		}
 	}
-	return o, nil
+	return ans, nil
 }
 
 func (s *mapStore) Close() error { return nil }
@@ -66,8 +66,8 @@ type brokenStore struct{}
 
 var errBroken = errors.New("store is down")
 
-func (brokenStore) Do(context.Context, *axes.Op) (axes.Outcome, error) {
-	return axes.Outcome{}, errBroken
+func (brokenStore) Do(context.Context, []storage.Op) ([]storage.Answer, error) {
+	return nil, errBroken
 }
 func (brokenStore) Close() error { return nil }
 
@@ -76,7 +76,7 @@ func newFakeClock() *axestest.Clock {
 	return axestest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
-func newGuard(t testing.TB, store axes.Store, cfg axes.Config, opts ...axes.Option) *axes.Guard {
+func newGuard(t testing.TB, store storage.Store, cfg axes.Config, opts ...axes.Option) *axes.Guard {
 	t.Helper()
 	g, err := axes.New(store, cfg, opts...)
 	if err != nil {

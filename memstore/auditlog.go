@@ -5,12 +5,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
 // LogLogin records a successful login. When the access log is full, the
 // entry recorded first is dropped.
-func (s *Store) LogLogin(ctx context.Context, e axes.AccessEntry) error {
+func (s *Store) LogLogin(ctx context.Context, e storage.AccessEntry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(ctx); err != nil {
@@ -44,7 +44,7 @@ func (s *Store) LogLogout(ctx context.Context, username, sessionHash string, at 
 // failure entries for its username (0: no cap), dropping those with the
 // oldest Time. When the failure log is full, the entry recorded first is
 // dropped.
-func (s *Store) LogFailure(ctx context.Context, e axes.FailureEntry, perUser int) error {
+func (s *Store) LogFailure(ctx context.Context, e storage.FailureEntry, perUser int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(ctx); err != nil {
@@ -81,11 +81,11 @@ func (s *Store) trimFailuresOf(username string, n int) {
 	slices.SortStableFunc(idx, func(a, b int) int {
 		return s.failures.at(a).Time.Compare(s.failures.at(b).Time)
 	})
-	drop := make(map[*axes.FailureEntry]bool, n)
+	drop := make(map[*storage.FailureEntry]bool, n)
 	for _, i := range idx[:min(n, len(idx))] {
 		drop[s.failures.at(i)] = true
 	}
-	removed := s.failures.keep(func(e *axes.FailureEntry) bool { return !drop[e] })
+	removed := s.failures.keep(func(e *storage.FailureEntry) bool { return !drop[e] })
 	s.dropFailureOf(username, removed)
 }
 
@@ -108,29 +108,29 @@ func newestFirst[E any](entries *ring[E], who func(*E) string, when func(*E) tim
 
 // AccessLog returns the login entries of username ("" for every user),
 // newest first; limit <= 0 means all.
-func (s *Store) AccessLog(ctx context.Context, username string, limit int) ([]axes.AccessEntry, error) {
+func (s *Store) AccessLog(ctx context.Context, username string, limit int) ([]storage.AccessEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
 	return newestFirst(&s.access,
-		func(e *axes.AccessEntry) string { return e.Username },
-		func(e *axes.AccessEntry) time.Time { return e.Time },
+		func(e *storage.AccessEntry) string { return e.Username },
+		func(e *storage.AccessEntry) time.Time { return e.Time },
 		username, limit), nil
 }
 
 // FailureLog returns the failure entries of username ("" for every user),
 // newest first; limit <= 0 means all.
-func (s *Store) FailureLog(ctx context.Context, username string, limit int) ([]axes.FailureEntry, error) {
+func (s *Store) FailureLog(ctx context.Context, username string, limit int) ([]storage.FailureEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usable(ctx); err != nil {
 		return nil, err
 	}
 	return newestFirst(&s.failures,
-		func(e *axes.FailureEntry) string { return e.Username },
-		func(e *axes.FailureEntry) time.Time { return e.Time },
+		func(e *storage.FailureEntry) string { return e.Username },
+		func(e *storage.FailureEntry) time.Time { return e.Time },
 		username, limit), nil
 }
 
@@ -142,7 +142,7 @@ func (s *Store) PruneAccessLog(ctx context.Context, before time.Time) (int, erro
 	if err := s.usable(ctx); err != nil {
 		return 0, err
 	}
-	return s.access.keep(func(e *axes.AccessEntry) bool {
+	return s.access.keep(func(e *storage.AccessEntry) bool {
 		return !before.IsZero() && !e.Time.Before(before)
 	}), nil
 }
@@ -155,7 +155,7 @@ func (s *Store) PruneFailureLog(ctx context.Context, before time.Time) (int, err
 	if err := s.usable(ctx); err != nil {
 		return 0, err
 	}
-	return s.failures.keep(func(e *axes.FailureEntry) bool {
+	return s.failures.keep(func(e *storage.FailureEntry) bool {
 		if before.IsZero() || e.Time.Before(before) {
 			s.dropFailureOf(e.Username, 1)
 			return false

@@ -20,6 +20,7 @@ import (
 
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/memstore"
+	"github.com/goaxes/axes/storage"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -441,8 +442,8 @@ func TestRulesPersist(t *testing.T) {
 
 // shared opens the same memory store for every run of one test, as one
 // process would keep it.
-func shared(s *memstore.Store) func(context.Context, string) (axes.Store, error) {
-	return func(context.Context, string) (axes.Store, error) { return keepOpen{s}, nil }
+func shared(s *memstore.Store) func(context.Context, string) (storage.Store, error) {
+	return func(context.Context, string) (storage.Store, error) { return keepOpen{s}, nil }
 }
 
 // keepOpen is a memstore that the command's Close leaves open.
@@ -451,7 +452,7 @@ type keepOpen struct{ *memstore.Store }
 func (keepOpen) Close() error { return nil }
 
 // ruleless is a store without RuleStore.
-type ruleless struct{ axes.Store }
+type ruleless struct{ storage.Store }
 
 func TestRulesMemory(t *testing.T) {
 	ms := memstore.New()
@@ -478,7 +479,7 @@ func TestRulesMemory(t *testing.T) {
 		t.Errorf("after deny remove: %s", v)
 	}
 
-	o.open = func(context.Context, string) (axes.Store, error) { return ruleless{memstore.New()}, nil }
+	o.open = func(context.Context, string) (storage.Store, error) { return ruleless{memstore.New()}, nil }
 	for _, args := range [][]string{{"deny", "add", "10.0.0.1"}, {"allow", "remove", "10.0.0.1"}, {"deny", "list"}} {
 		r := axesRunWith(t, o, env, args...).want(t, exitFail)
 		if !strings.Contains(r.stderr, "cannot keep allow/deny rules") {
@@ -627,7 +628,7 @@ func TestStoreErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if cur, _, err := s.(axes.Migrator).SchemaVersion(t.Context()); err != nil || cur != 0 {
+	if cur, _, err := s.(storage.Migrator).SchemaVersion(t.Context()); err != nil || cur != 0 {
 		t.Errorf("a command migrated %s (schema version %d, %v); only migrate and demo may", empty, cur, err)
 	}
 }

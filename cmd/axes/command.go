@@ -17,6 +17,7 @@ import (
 
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/sqlstore"
+	"github.com/goaxes/axes/storage"
 )
 
 // precedence is stated in every command's help.
@@ -165,7 +166,7 @@ func settingFlagName(env string) string {
 // openExisting opens the store a DSN names for the commands that read or
 // change it. It never creates a database or a schema: a missing file is an
 // error that says to run axes migrate.
-func openExisting(ctx context.Context, dsn string) (axes.Store, error) {
+func openExisting(ctx context.Context, dsn string) (storage.Store, error) {
 	scheme, rest, _ := strings.Cut(dsn, ":")
 	switch scheme {
 	case "sqlite", "sqlite3", "file":
@@ -188,7 +189,7 @@ func openExisting(ctx context.Context, dsn string) (axes.Store, error) {
 
 // storeFor opens the store of a command that reads or changes it, and
 // checks that its schema is current.
-func (c *cli) storeFor(ctx context.Context, dsn string) (axes.Store, error) {
+func (c *cli) storeFor(ctx context.Context, dsn string) (storage.Store, error) {
 	s, err := c.open(ctx, dsn)
 	if err != nil {
 		return nil, err
@@ -202,8 +203,8 @@ func (c *cli) storeFor(ctx context.Context, dsn string) (axes.Store, error) {
 
 // schemaCurrent checks that a store with a schema has the one this build
 // needs.
-func schemaCurrent(ctx context.Context, s axes.Store, dsn string) error {
-	m, ok := s.(axes.Migrator)
+func schemaCurrent(ctx context.Context, s storage.Store, dsn string) error {
+	m, ok := storage.Find[storage.Migrator](s)
 	if !ok {
 		return nil
 	}
@@ -312,12 +313,12 @@ func knownScheme(scheme string) bool {
 
 // unsupported names what the store cannot do.
 func unsupported(dsn, what string) error {
-	return fmt.Errorf("axes: the store %s cannot %s: %w", maskDSN(dsn), what, axes.ErrUnsupported)
+	return fmt.Errorf("axes: the store %s cannot %s: %w", maskDSN(dsn), what, errors.ErrUnsupported)
 }
 
 // guardFor loads the configuration, opens the store and builds a guard on
 // the command's clock. The caller closes the store.
-func (c *cli) guardFor(ctx context.Context, cmd *command, cf commonFlags) (*axes.Guard, axes.Store, error) {
+func (c *cli) guardFor(ctx context.Context, cmd *command, cf commonFlags) (*axes.Guard, storage.Store, error) {
 	cfg, err := loadSettings(cmd.fs, cf, cmd.settings, c.lookup).valid()
 	if err != nil {
 		return nil, nil, err

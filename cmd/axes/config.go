@@ -269,7 +269,7 @@ The output of --json has the form [{"key", "value", "source"}].`)
 	if err != nil {
 		return err
 	}
-	window := g.Policy(axes.Identity{}).Window
+	window := micros(g.Policy(axes.Identity{}).Window)
 	eff := cfg.Effective()
 
 	storeSource := sourceDefault

@@ -18,6 +18,7 @@ import (
 
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/httpaxes"
+	"github.com/goaxes/axes/storage"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -228,7 +229,7 @@ func (d *demo) page(w http.ResponseWriter, r *http.Request) {
 // directly.
 type demoOptions struct {
 	addr     string
-	store    axes.Store
+	store    storage.Store
 	cfg      axes.Config
 	cost     int
 	clock    func() time.Time

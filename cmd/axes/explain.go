@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
 // bucketJSON is one bucket of axes explain --json.
@@ -115,44 +116,38 @@ address or username (say, other usernames from the address) are listed too.`)
 		Now: now.UTC(), Verdict: ex.Verdict.String(), Reason: ex.Reason, Limit: ex.Limit,
 		Buckets: []bucketJSON{}, OtherBuckets: []bucketJSON{}, Unlock: []string{}}
 	seen := map[string]bool{}
-	for _, b := range ex.Buckets {
+	add := func(list *[]bucketJSON, b axes.BucketState) {
 		seen[b.Bucket.Key] = true
 		j := bucketJSON{Bucket: b.Bucket.Params, IP: b.Bucket.IP, Username: b.Bucket.Username, UserAgent: b.Bucket.UserAgent,
-			Failures: b.Failures, Limit: ex.Limit, LastFailure: b.LastFailure.UTC(), Locked: b.Locked, ExpiresAt: b.ExpiresAt.UTC()}
+			Failures: b.Failures, Limit: ex.Limit, LastFailure: b.LastFailure.UTC(), Locked: b.Locked, ExpiresAt: b.ForgetAt.UTC()}
 		if b.Locked {
 			j.Permanent = b.LockedUntil.IsZero()
 			j.LockedUntil = b.LockedUntil.UTC()
 			j.Unlock = unlockHints(b.Bucket, b.LockedUntil)
 		}
-		out.Buckets = append(out.Buckets, j)
+		*list = append(*list, j)
+	}
+	for _, b := range ex.Buckets {
+		add(&out.Buckets, b)
 	}
 	// Other buckets that name the address or the username.
-	if l, ok := s.(axes.Lister); ok {
+	if _, ok := storage.Find[storage.Lister](s); ok {
 		var filters []axes.Filter
 		if id.IP.IsValid() {
-			filters = append(filters, axes.Filter{IP: axes.GroupIP(id.IP, eff.IPv6Prefix), Now: now})
+			filters = append(filters, axes.Filter{IP: axes.GroupIP(id.IP, eff.IPv6Prefix)})
 		}
 		if ex.Identity.Username != "" {
-			filters = append(filters, axes.Filter{Username: ex.Identity.Username, Now: now})
+			filters = append(filters, axes.Filter{Username: ex.Identity.Username})
 		}
 		for _, f := range filters {
-			recs, err := l.List(ctx, f)
+			states, err := g.List(ctx, f)
 			if err != nil {
 				return storeError(err, cf.store)
 			}
-			for _, r := range recs {
-				if seen[r.Key] {
-					continue
+			for _, b := range states {
+				if !seen[b.Bucket.Key] {
+					add(&out.OtherBuckets, b)
 				}
-				seen[r.Key] = true
-				j := bucketJSON{Bucket: r.Params, IP: r.IP, Username: r.Username, UserAgent: r.UserAgent,
-					Failures: r.Failures, Limit: ex.Limit, LastFailure: r.LastFailure.UTC(), Locked: r.LockedAt(now), ExpiresAt: ex.Policy.ForgetAt(r).UTC()}
-				if j.Locked {
-					j.Permanent = r.LockedUntil.IsZero()
-					j.LockedUntil = r.LockedUntil.UTC()
-					j.Unlock = unlockHints(r.Bucket, r.LockedUntil)
-				}
-				out.OtherBuckets = append(out.OtherBuckets, j)
 			}
 		}
 	}
@@ -178,7 +173,7 @@ func ipText(ip netip.Addr) string {
 
 // unlockHints says what unlocks a locked bucket: the reset that removes
 // it, or waiting for the end of the lock.
-func unlockHints(b axes.Bucket, until time.Time) []string {
+func unlockHints(b storage.Bucket, until time.Time) []string {
 	var cmd string
 	switch {
 	case b.IP != "" && b.Username != "":
@@ -241,17 +236,17 @@ func lockHints(bs []bucketJSON, ip, ipValue, username string) []string {
 }
 
 // denyHints says what lifts a denial of ip.
-func (c *cli) denyHints(ctx context.Context, s axes.Store, eff axes.Config, ip netip.Addr, now time.Time) []string {
+func (c *cli) denyHints(ctx context.Context, s storage.Store, eff axes.Config, ip netip.Addr, now time.Time) []string {
 	var hints []string
 	for _, p := range eff.IPDenylist {
 		if p.Contains(ip) {
 			hints = append(hints, fmt.Sprintf("remove %s from ip_blacklist (AXES_IP_BLACKLIST)", ruleText(p)))
 		}
 	}
-	if rs, ok := s.(axes.RuleStore); ok {
+	if rs, ok := storage.Find[storage.RuleStore](s); ok {
 		if rules, err := rs.Rules(ctx, now); err == nil {
 			for _, r := range rules {
-				if r.Action == axes.ActionDeny && r.ActiveAt(now) && r.Prefix.Contains(ip) {
+				if r.Action == storage.ActionDeny && r.ActiveAt(now) && r.Prefix.Contains(ip) {
 					h := "axes deny remove " + ruleText(r.Prefix)
 					if !r.Expires.IsZero() {
 						h += " (or wait until " + rfc3339(r.Expires) + ")"
@@ -281,7 +276,7 @@ func shellQuote(s string) string {
 }
 
 // printExplanation writes an explanation for people.
-func printExplanation(w io.Writer, ex explainJSON, p axes.Policy) {
+func printExplanation(w io.Writer, ex explainJSON, p storage.Policy) {
 	var who []string
 	if ex.IP != "" {
 		who = append(who, "ip "+ex.IP)
@@ -345,7 +340,7 @@ func printExplanation(w io.Writer, ex explainJSON, p axes.Policy) {
 }
 
 // policyText describes the lockout policy in one line.
-func policyText(p axes.Policy) string {
+func policyText(p storage.Policy) string {
 	if p.RecordOnly {
 		return fmt.Sprintf("failures are counted but never lock (lock_out_at_failure false); limit %d", p.Limit)
 	}
@@ -354,7 +349,7 @@ func policyText(p axes.Policy) string {
 	case len(p.Tiers) > 1:
 		parts := make([]string, len(p.Tiers))
 		for i, t := range p.Tiers {
-			c := fmtDuration(t.CoolOff)
+			c := fmtDuration(micros(t.CoolOff))
 			if t.CoolOff == 0 {
 				c = "until reset"
 			}
@@ -362,13 +357,16 @@ func policyText(p axes.Policy) string {
 		}
 		lock = "tiers " + strings.Join(parts, "; ")
 	case len(p.Tiers) == 1 && p.Tiers[0].CoolOff > 0:
-		lock = "locked for " + fmtDuration(p.Tiers[0].CoolOff) + " after the last failure"
+		lock = "locked for " + fmtDuration(micros(p.Tiers[0].CoolOff)) + " after the last failure"
 	default:
 		lock = "locked until reset"
 	}
 	window := "never"
 	if p.Window > 0 {
-		window = fmtDuration(p.Window) + " after the last failure"
+		window = fmtDuration(micros(p.Window)) + " after the last failure"
 	}
 	return fmt.Sprintf("limit %d; %s; count forgotten: %s", p.Limit, lock, window)
 }
+
+// micros converts the integer microseconds of a storage.Policy.
+func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }

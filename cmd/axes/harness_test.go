@@ -24,6 +24,7 @@ import (
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/axestest"
 	"github.com/goaxes/axes/memstore"
+	"github.com/goaxes/axes/storage"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -65,16 +66,16 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 // storeKind opens a fresh, empty store for one harness.
 type storeKind struct {
 	name string
-	open func(t *testing.T) axes.Store
+	open func(t *testing.T) storage.Store
 }
 
 var storeKinds = []storeKind{
-	{"memstore", func(t *testing.T) axes.Store {
+	{"memstore", func(t *testing.T) storage.Store {
 		s := memstore.New()
 		t.Cleanup(func() { s.Close() })
 		return s
 	}},
-	{"sqlite", func(t *testing.T) axes.Store {
+	{"sqlite", func(t *testing.T) storage.Store {
 		// The CLI's own store opener: a SQLite file, migrated.
 		path := filepath.Join(t.TempDir(), "axes.db")
 		s, err := openStore(context.Background(), "sqlite:"+path, true)
@@ -374,7 +375,7 @@ func (s *site) expect(t *testing.T, label string, a attempt, r response) {
 type harness struct {
 	*site
 	cfg   axes.Config
-	store axes.Store
+	store storage.Store
 	guard *axes.Guard
 	demo  *demo
 
@@ -419,9 +420,9 @@ func newHarness(t *testing.T, k storeKind, cfg axes.Config) *harness {
 // records lists the lockout records matching f.
 func (h *harness) records(t *testing.T, f axes.Filter) []axes.Record {
 	t.Helper()
-	l, ok := h.store.(axes.Lister)
+	l, ok := h.store.(storage.Lister)
 	if !ok {
-		t.Fatalf("store %T is not an axes.Lister", h.store)
+		t.Fatalf("store %T is not an storage.Lister", h.store)
 	}
 	recs, err := l.List(context.Background(), f)
 	if err != nil {

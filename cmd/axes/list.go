@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
 // recordJSON is one record of axes list --json.
@@ -26,16 +27,16 @@ type recordJSON struct {
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 }
 
-// lockedUntil says until when a record is locked at now: "-" when it is
-// not, "reset" when the lock lasts until an operator resets it.
-func lockedUntil(r axes.Record, now time.Time) string {
+// lockedUntil says until when a bucket is locked: "-" when it is not,
+// "reset" when the lock lasts until an operator resets it.
+func lockedUntil(b axes.BucketState) string {
 	switch {
-	case !r.LockedAt(now):
+	case !b.Locked:
 		return "-"
-	case r.LockedUntil.IsZero():
+	case b.LockedUntil.IsZero():
 		return "reset"
 	}
-	return rfc3339(r.LockedUntil)
+	return rfc3339(b.LockedUntil)
 }
 
 // list prints the lockout records.
@@ -65,29 +66,23 @@ records are left out. --ip and --username narrow the list (both: AND).`)
 	}
 	defer s.Close()
 	eff := g.Config().Effective()
-	now := c.now()
-	f := axes.Filter{LockedOnly: *locked, Now: now}
+	f := axes.Filter{LockedOnly: *locked}
 	if *ip != "" {
 		if f.IP, err = filterIP(*ip, eff.IPv6Prefix); err != nil {
 			return cmd.usageError(c.stderr, "--ip: %v", err)
 		}
 	}
-	if *username != "" {
-		f.Username = axes.Truncate(eff.NormalizeUsername(*username), axes.MaxFieldLength)
-	}
-	l, ok := s.(axes.Lister)
-	if !ok {
-		return unsupported(cf.store, "list its records")
-	}
-	recs, err := l.List(ctx, f)
+	f.Username = *username
+	recs, err := g.List(ctx, f)
 	if err != nil {
 		return storeError(err, cf.store)
 	}
 	if *jsonOut {
 		out := make([]recordJSON, 0, len(recs))
 		for _, r := range recs {
-			j := recordJSON{Bucket: r.Params, IP: r.IP, Username: r.Username, UserAgent: r.UserAgent,
-				Failures: r.Failures, LastFailure: r.LastFailure.UTC(), Locked: r.LockedAt(now), ExpiresAt: r.ExpiresAt.UTC()}
+			b := &r.Bucket
+			j := recordJSON{Bucket: b.Params, IP: b.IP, Username: b.Username, UserAgent: b.UserAgent,
+				Failures: r.Failures, LastFailure: r.LastFailure.UTC(), Locked: r.Locked, ExpiresAt: r.ForgetAt.UTC()}
 			if j.Locked {
 				j.LockedUntil = r.LockedUntil.UTC()
 			}
@@ -102,8 +97,9 @@ records are left out. --ip and --username narrow the list (both: AND).`)
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "BUCKET\tIP\tUSERNAME\tUSER AGENT\tFAILURES\tLAST FAILURE\tLOCKED UNTIL")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Params, orDash(r.IP), orDash(clean(r.Username)),
-			orDash(shorten(clean(r.UserAgent), 40)), strconv.Itoa(r.Failures), rfc3339(r.LastFailure), lockedUntil(r, now))
+		b := &r.Bucket
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Params, orDash(b.IP), orDash(clean(b.Username)),
+			orDash(shorten(clean(b.UserAgent), 40)), strconv.Itoa(r.Failures), rfc3339(r.LastFailure), lockedUntil(r))
 	}
 	return tw.Flush()
 }

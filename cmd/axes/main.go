@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3"; by
@@ -71,7 +72,7 @@ type options struct {
 	now func() time.Time
 	// open opens the store a DSN names for a command that reads or
 	// changes it, without creating a database or a schema.
-	open func(ctx context.Context, dsn string) (axes.Store, error)
+	open func(ctx context.Context, dsn string) (storage.Store, error)
 }
 
 // cli is one invocation of the command: where it reads and writes.
@@ -79,7 +80,7 @@ type cli struct {
 	lookup         env
 	stdout, stderr io.Writer
 	now            func() time.Time
-	open           func(ctx context.Context, dsn string) (axes.Store, error)
+	open           func(ctx context.Context, dsn string) (storage.Store, error)
 }
 
 // run is the whole program, callable in-process by tests.
@@ -121,9 +122,9 @@ func runWith(ctx context.Context, args []string, lookup env, stdout, stderr io.W
 	case "prune":
 		err = c.prune(ctx, rest)
 	case "allow":
-		err = c.rules(ctx, rest, axes.ActionAllow)
+		err = c.rules(ctx, rest, storage.ActionAllow)
 	case "deny":
-		err = c.rules(ctx, rest, axes.ActionDeny)
+		err = c.rules(ctx, rest, storage.ActionDeny)
 	case "config":
 		err = c.config(ctx, rest)
 	case "version", "--version", "-version":

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
 // reset removes failure records, as django-axes' axes_reset,
@@ -36,7 +37,7 @@ or "No attempts found.", as django-axes does.`)
 		return err
 	}
 	defer s.Close()
-	f := axes.Filter{Username: *username, Now: c.now()}
+	f := axes.Filter{Username: *username}
 	if *ip != "" {
 		if f.IP, err = filterIP(*ip, g.Config().Effective().IPv6Prefix); err != nil {
 			return cmd.usageError(c.stderr, "--ip: %v", err)
@@ -79,7 +80,7 @@ older than --age days. --age 0 removes every entry. Prints "N logs removed." or
 		return err
 	}
 	defer s.Close()
-	p, ok := s.(axes.LogPruner)
+	p, ok := storage.Find[storage.LogPruner](s)
 	if !ok {
 		return unsupported(cf.store, "prune its audit log")
 	}
@@ -119,7 +120,7 @@ the space. Prints "N expired records removed." or "No expired records found."`)
 		return err
 	}
 	defer s.Close()
-	p, ok := s.(axes.Purger)
+	p, ok := storage.Find[storage.Purger](s)
 	if !ok {
 		return unsupported(cf.store, "remove expired records")
 	}

@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
 // rules runs axes allow ... and axes deny ...
-func (c *cli) rules(ctx context.Context, args []string, action axes.Action) error {
+func (c *cli) rules(ctx context.Context, args []string, action storage.Action) error {
 	if len(args) == 0 {
 		c.rulesHelp(c.stderr, action)
 		return errUsage
@@ -35,9 +36,9 @@ func (c *cli) rules(ctx context.Context, args []string, action axes.Action) erro
 	return errUsage
 }
 
-func (c *cli) rulesHelp(w io.Writer, action axes.Action) {
+func (c *cli) rulesHelp(w io.Writer, action storage.Action) {
 	what := "never locked and never counted."
-	if action == axes.ActionDeny {
+	if action == storage.ActionDeny {
 		what = "refused at once, without counting\n(deny rules win over allow rules)."
 	}
 	fmt.Fprintf(w, `Usage:
@@ -77,7 +78,7 @@ func rulePrefix(cmd *command, stderr io.Writer, arg string) (netip.Prefix, error
 }
 
 // ruleGuard opens the store and builds a guard to change its rules.
-func (c *cli) ruleGuard(ctx context.Context, dsn string) (*axes.Guard, axes.Store, error) {
+func (c *cli) ruleGuard(ctx context.Context, dsn string) (*axes.Guard, storage.Store, error) {
 	s, err := c.storeFor(ctx, dsn)
 	if err != nil {
 		return nil, nil, err
@@ -94,7 +95,7 @@ func noRules(dsn string) error {
 	return unsupported(dsn, "keep allow/deny rules")
 }
 
-func (c *cli) ruleAdd(ctx context.Context, args []string, action axes.Action) error {
+func (c *cli) ruleAdd(ctx context.Context, args []string, action storage.Action) error {
 	cmd := newCommand(string(action)+" add", "IP-OR-CIDR [--ttl DURATION] [--reason TEXT] [--store DSN]",
 		fmt.Sprintf("Add a %s rule for an address or CIDR prefix, or replace the one with the same\nprefix. Without --ttl it lasts until removed.", action))
 	var cf commonFlags
@@ -121,22 +122,22 @@ func (c *cli) ruleAdd(ctx context.Context, args []string, action axes.Action) er
 	}
 	defer s.Close()
 	now := c.now()
-	r := axes.Rule{Prefix: p, Action: action, Reason: *reason, Created: now}
+	r := storage.Rule{Prefix: p, Action: action, Reason: *reason, Created: now}
 	if life > 0 {
 		r.Expires = now.Add(life)
 	}
 	verb := "Added"
-	if rs, ok := s.(axes.RuleStore); ok {
+	if rs, ok := storage.Find[storage.RuleStore](s); ok {
 		existing, err := rs.Rules(ctx, now)
 		if err != nil {
 			return storeError(err, cf.store)
 		}
-		if slices.ContainsFunc(existing, func(e axes.Rule) bool { return e.Prefix == p && e.Action == action }) {
+		if slices.ContainsFunc(existing, func(e storage.Rule) bool { return e.Prefix == p && e.Action == action }) {
 			verb = "Replaced"
 		}
 	}
 	if err := g.AddRule(ctx, r); err != nil {
-		if errors.Is(err, axes.ErrUnsupported) {
+		if errors.Is(err, errors.ErrUnsupported) {
 			return noRules(cf.store)
 		}
 		return storeError(err, cf.store)
@@ -149,7 +150,7 @@ func (c *cli) ruleAdd(ctx context.Context, args []string, action axes.Action) er
 	return nil
 }
 
-func (c *cli) ruleRemove(ctx context.Context, args []string, action axes.Action) error {
+func (c *cli) ruleRemove(ctx context.Context, args []string, action storage.Action) error {
 	cmd := newCommand(string(action)+" remove", "IP-OR-CIDR [--store DSN]",
 		fmt.Sprintf("Remove the %s rule with exactly this prefix.", action))
 	var cf commonFlags
@@ -169,7 +170,7 @@ func (c *cli) ruleRemove(ctx context.Context, args []string, action axes.Action)
 	defer s.Close()
 	found, err := g.RemoveRule(ctx, p, action)
 	if err != nil {
-		if errors.Is(err, axes.ErrUnsupported) {
+		if errors.Is(err, errors.ErrUnsupported) {
 			return noRules(cf.store)
 		}
 		return storeError(err, cf.store)
@@ -190,7 +191,7 @@ type ruleJSON struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
-func (c *cli) ruleList(ctx context.Context, args []string, action axes.Action) error {
+func (c *cli) ruleList(ctx context.Context, args []string, action storage.Action) error {
 	cmd := newCommand(string(action)+" list", "[IP-OR-CIDR] [--json] [--store DSN]",
 		fmt.Sprintf("List the %s rules in force, or those that overlap IP-OR-CIDR.", action))
 	var cf commonFlags
@@ -211,7 +212,7 @@ func (c *cli) ruleList(ctx context.Context, args []string, action axes.Action) e
 		return err
 	}
 	defer s.Close()
-	rs, ok := s.(axes.RuleStore)
+	rs, ok := storage.Find[storage.RuleStore](s)
 	if !ok {
 		return noRules(cf.store)
 	}
@@ -220,13 +221,13 @@ func (c *cli) ruleList(ctx context.Context, args []string, action axes.Action) e
 	if err != nil {
 		return storeError(err, cf.store)
 	}
-	var rules []axes.Rule
+	var rules []storage.Rule
 	for _, r := range all {
 		if r.Action == action && r.ActiveAt(now) && (!only.IsValid() || only.Overlaps(r.Prefix)) {
 			rules = append(rules, r)
 		}
 	}
-	slices.SortFunc(rules, func(a, b axes.Rule) int {
+	slices.SortFunc(rules, func(a, b storage.Rule) int {
 		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
 			return c
 		}

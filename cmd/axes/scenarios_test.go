@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
 type scenario struct {
@@ -734,16 +735,16 @@ func s45(t *testing.T, k storeKind) {
 	})
 }
 
-func (h *harness) logReader(t *testing.T) axes.LogReader {
+func (h *harness) logReader(t *testing.T) storage.LogReader {
 	t.Helper()
-	lr, ok := h.store.(axes.LogReader)
+	lr, ok := h.store.(storage.LogReader)
 	if !ok {
-		t.Fatalf("store %T is not an axes.LogReader", h.store)
+		t.Fatalf("store %T is not an storage.LogReader", h.store)
 	}
 	return lr
 }
 
-func (h *harness) failureLog(t *testing.T, username string) []axes.FailureEntry {
+func (h *harness) failureLog(t *testing.T, username string) []storage.FailureEntry {
 	t.Helper()
 	entries, err := h.logReader(t).FailureLog(context.Background(), username, 0)
 	if err != nil {
@@ -752,7 +753,7 @@ func (h *harness) failureLog(t *testing.T, username string) []axes.FailureEntry 
 	return entries
 }
 
-func (h *harness) accessLog(t *testing.T, username string) []axes.AccessEntry {
+func (h *harness) accessLog(t *testing.T, username string) []storage.AccessEntry {
 	t.Helper()
 	entries, err := h.logReader(t).AccessLog(context.Background(), username, 0)
 	if err != nil {

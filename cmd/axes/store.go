@@ -12,6 +12,7 @@ import (
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/memstore"
 	"github.com/goaxes/axes/sqlstore"
+	"github.com/goaxes/axes/storage"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
@@ -22,7 +23,7 @@ const defaultStore = "sqlite:axes.db"
 
 // openStore opens the store a DSN names. migrate applies the schema first
 // (the demo does, so that it needs no set-up).
-func openStore(ctx context.Context, dsn string, migrate bool) (axes.Store, error) {
+func openStore(ctx context.Context, dsn string, migrate bool) (storage.Store, error) {
 	scheme, rest, ok := strings.Cut(dsn, ":")
 	if !ok {
 		return nil, fmt.Errorf("axes: store %q: a store is written SCHEME:..., such as memory: or sqlite:axes.db", maskDSN(dsn))
@@ -148,7 +149,7 @@ func runMigrate(ctx context.Context, args []string, lookup env, stdout, stderr i
 		return err
 	}
 	defer s.Close()
-	m, ok := s.(axes.Migrator)
+	m, ok := storage.Find[storage.Migrator](s)
 	if !ok {
 		fmt.Fprintf(stdout, "The store %s has no schema; nothing to migrate.\n", c.store)
 		return nil

@@ -1,0 +1,357 @@
+package axes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/goaxes/axes/storage"
+)
+
+// attempt is the buckets of one identity and the policy that judges them.
+// users[i] is the username that failures in buckets[i] are credited to (the
+// identity's username on a bucket whose key has none), or "".
+type attempt struct {
+	buckets []storage.Bucket
+	users   []string
+	policy  storage.Policy
+}
+
+// ops returns one step of kind per bucket at now. slots, when not nil, are
+// the ticket's cohorts: the steps settle the ticket.
+func (a *attempt) ops(kind storage.Kind, now int64, slots []int64) []storage.Op {
+	ops := make([]storage.Op, len(a.buckets))
+	for i, b := range a.buckets {
+		ops[i] = storage.Op{Bucket: b, Step: storage.Step{Kind: kind, Now: now, Policy: a.policy, User: a.users[i]}}
+		if slots != nil {
+			ops[i].Step.Held, ops[i].Step.Slot = true, slots[i]
+		}
+	}
+	return ops
+}
+
+// do runs ops on the store and checks that it answered each one.
+func (g *Guard) do(ctx context.Context, ops []storage.Op) ([]storage.Answer, error) {
+	ans, err := g.store.Do(ctx, ops)
+	if err == nil && len(ans) != len(ops) {
+		err = fmt.Errorf("the store answered %d of %d steps", len(ans), len(ops))
+	}
+	return ans, err
+}
+
+// summary is the verdict of an attempt's buckets: the strongest lock among
+// them (zero, until reset, is the strongest), or else the bucket with the
+// most failures (the first on a tie).
+type summary struct {
+	locked   bool
+	until    int64
+	bucket   storage.Bucket
+	failures int
+}
+
+func summarise(buckets []storage.Bucket, ans []storage.Answer) summary {
+	var s summary
+	for i, a := range ans {
+		switch {
+		case a.Locked && (!s.locked || later(a.Until, s.until)):
+			s.locked, s.until, s.bucket = true, a.Until, buckets[i]
+		case !s.locked && (s.bucket.Key == "" || a.Failures > s.failures):
+			s.bucket = buckets[i]
+		}
+		s.failures = max(s.failures, a.Failures)
+	}
+	return s
+}
+
+// later reports whether lock end a is later than b, where 0 means never.
+func later(a, b int64) bool {
+	if b == 0 {
+		return false
+	}
+	return a == 0 || a > b
+}
+
+func (g *Guard) resultOf(v Verdict, id Identity, p *storage.Policy, s summary) Result {
+	res := Result{Verdict: v, Identity: id, Failures: s.failures, Limit: p.Limit, Bucket: s.bucket}
+	if v == Locked {
+		res.LockedUntil = storage.Time(s.until)
+	}
+	if s.failures >= p.Limit {
+		res.CoolOff = time.Duration(p.CoolOff(s.failures)) * time.Microsecond
+	}
+	return res
+}
+
+// Ticket is an admitted attempt: it holds a place under the limit on each
+// of its buckets while the credentials are checked. Settle it with exactly
+// one of Fail, Succeed or Release. A ticket that is never settled keeps its
+// places, and lapses into a failure between one and two leases after it was
+// admitted ([WithReservationLease]), so a crash or panic during the check
+// errs on the safe side.
+type Ticket struct {
+	g        *Guard
+	id       Identity
+	at       time.Time
+	a        *attempt // nil when nothing was reserved (disabled, allowlisted)
+	slots    []int64
+	settled  atomic.Bool
+	disabled bool
+}
+
+// Identity returns the normalised identity of the attempt.
+func (t *Ticket) Identity() Identity { return t.id }
+
+// Admit decides whether id may attempt to log in, before its credentials are
+// checked. It returns a ticket to settle after the check, or a
+// *[LockoutError] (ErrLockedOut, ErrDenied) when the client is refused, or
+// another error when the store fails. Each bucket decides and reserves in
+// one atomic step, so no more than the failure limit of checks run for a
+// bucket at once; when one bucket refuses, the places taken on the others
+// are given back.
+func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
+	now := g.now()
+	g.wired[WiredCheck].Store(true)
+	if g.cfg.Disabled {
+		return &Ticket{g: g, id: id, at: now, disabled: true}, nil
+	}
+	id = g.normalize(id)
+	t := &Ticket{g: g, id: id, at: now}
+	v, _ := g.screen(ctx, id, now)
+	if v == Denied {
+		res := Result{Verdict: Denied, Identity: id, Limit: g.policy(id).Limit}
+		g.log.WarnContext(ctx, "axes: denied client", "ip", id.IP, "username", id.Username)
+		g.fire(ctx, g.hooks.LockedOut, res, now)
+		return nil, &LockoutError{Result: res}
+	}
+	if v == Allowed {
+		return t, nil
+	}
+	a, err := g.attempt(id)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.buckets) == 0 {
+		return t, nil
+	}
+	us := storage.Micros(now)
+	ans, err := g.do(ctx, a.ops(storage.Admit, us, nil))
+	if err != nil {
+		return nil, fmt.Errorf("axes: admit: %w", err)
+	}
+	admitted, locked := true, false
+	for _, x := range ans {
+		admitted = admitted && x.Admitted
+		locked = locked || (!x.Admitted && x.Locked)
+	}
+	if admitted {
+		t.a, t.slots = a, make([]int64, len(ans))
+		for i, x := range ans {
+			t.slots[i] = x.Slot
+		}
+		return t, nil
+	}
+	ans = g.undo(ctx, a, us, ans, locked)
+	if !locked {
+		// Checks in flight hold every place left on a bucket: refuse this
+		// attempt without counting it; they decide the lock when they settle.
+		res := g.resultOf(Allowed, id, &a.policy, summarise(a.buckets, ans))
+		res.Verdict = Locked
+		found := false
+		for i, x := range ans {
+			switch {
+			case !x.Full:
+			case !found:
+				found, res.Bucket, res.LockedUntil = true, a.buckets[i], storage.Time(x.Until)
+			case later(x.Until, storage.Micros(res.LockedUntil)):
+				res.LockedUntil = storage.Time(x.Until)
+			}
+		}
+		g.log.InfoContext(ctx, "axes: refused while other attempts are verified", "bucket", res.Bucket.Params,
+			"ip", id.IP, "username", id.Username)
+		return nil, &LockoutError{Result: res}
+	}
+	res := g.resultOf(Locked, id, &a.policy, summarise(a.buckets, ans))
+	g.logLockout(ctx, res, "refused while locked")
+	if !a.policy.FixedCoolOff {
+		g.fire(ctx, g.hooks.LoginFailed, res, now)
+		g.logFailure(ctx, id, now, true)
+	}
+	g.fire(ctx, g.hooks.LockedOut, res, now)
+	return nil, &LockoutError{Result: res}
+}
+
+// undo settles the buckets of a refused admission: the places it took are
+// given back, or, when a lock refused it and attempts made while locked
+// count (not FixedCoolOff), every bucket counts the failure, as the locked
+// bucket did. It returns the answers updated with those of the settling
+// steps. Should the store fail here, the places taken lapse into failures
+// after the lease, which errs on the safe side.
+func (g *Guard) undo(ctx context.Context, a *attempt, now int64, ans []storage.Answer, locked bool) []storage.Answer {
+	count := locked && !a.policy.FixedCoolOff
+	var ops []storage.Op
+	var idx []int
+	for i, x := range ans {
+		op := storage.Op{Bucket: a.buckets[i], Step: storage.Step{Now: now, Policy: a.policy, User: a.users[i]}}
+		switch {
+		case x.Admitted && count:
+			op.Step.Kind, op.Step.Held, op.Step.Slot = storage.Fail, true, x.Slot
+		case x.Admitted:
+			op.Step.Kind, op.Step.Held, op.Step.Slot = storage.Release, true, x.Slot
+		case x.Full && count:
+			op.Step.Kind = storage.Fail
+		default:
+			continue
+		}
+		ops, idx = append(ops, op), append(idx, i)
+	}
+	if len(ops) == 0 {
+		return ans
+	}
+	more, err := g.do(ctx, ops)
+	if err != nil {
+		g.log.ErrorContext(ctx, "axes: could not settle the buckets of a refused attempt; their places lapse after the lease", "err", err)
+		return ans
+	}
+	for j, i := range idx {
+		ans[i] = more[j]
+	}
+	return ans
+}
+
+// settle runs one settling step per bucket of the ticket.
+func (t *Ticket) settle(ctx context.Context, kind func(i int) storage.Kind) ([]storage.Answer, error) {
+	ops := t.a.ops(storage.Release, storage.Micros(t.g.now()), t.slots)
+	for i := range ops {
+		ops[i].Step.Kind = kind(i)
+	}
+	return t.g.do(ctx, ops)
+}
+
+// Fail settles the attempt as failed: its places become failures. The
+// result is Locked when this failure reached the limit (the failure that
+// locks is itself answered with the lockout response, as in django-axes),
+// and Invalid otherwise.
+func (t *Ticket) Fail(ctx context.Context) (Result, error) {
+	if !t.settled.CompareAndSwap(false, true) {
+		return Result{}, ErrSettled
+	}
+	g := t.g
+	if t.disabled || t.a == nil {
+		return Result{Verdict: Invalid, Identity: t.id}, nil
+	}
+	ans, err := t.settle(ctx, func(int) storage.Kind { return storage.Fail })
+	if err != nil {
+		// The places stay taken and lapse into a failure after the lease.
+		return Result{Verdict: Invalid, Identity: t.id, Limit: t.a.policy.Limit}, fmt.Errorf("axes: settle failure: %w", err)
+	}
+	s := summarise(t.a.buckets, ans)
+	v := Invalid
+	if s.locked {
+		v = Locked
+	}
+	res := g.resultOf(v, t.id, &t.a.policy, s)
+	g.fire(ctx, g.hooks.LoginFailed, res, t.at)
+	g.logFailure(ctx, t.id, t.at, v == Locked)
+	if v == Locked {
+		g.logLockout(ctx, res, "failure limit reached")
+		g.fire(ctx, g.hooks.LockedOut, res, t.at)
+	}
+	return res, nil
+}
+
+// Succeed settles the attempt as a successful login: its places are given
+// back (and, with ResetOnSuccess, the user's failures are cleared) and the
+// login is recorded in the audit log.
+func (t *Ticket) Succeed(ctx context.Context) (Result, error) {
+	return t.SucceedSession(ctx, "")
+}
+
+// SucceedSession is [Ticket.Succeed] for applications with sessions: the
+// audit entry carries a hash of sessionID, so that [Guard.Logout] closes the
+// entry of this session only. The session identifier itself is not stored.
+func (t *Ticket) SucceedSession(ctx context.Context, sessionID string) (Result, error) {
+	if !t.settled.CompareAndSwap(false, true) {
+		return Result{}, ErrSettled
+	}
+	g := t.g
+	res := Result{Verdict: Allowed, Identity: t.id}
+	if t.disabled {
+		return res, nil
+	}
+	var storeErr error
+	if t.a != nil {
+		ans, err := t.settle(ctx, func(i int) storage.Kind {
+			switch {
+			case !g.cfg.ResetOnSuccess:
+				return storage.Release
+			case t.a.buckets[i].Username != "":
+				return storage.Clear
+			case t.a.users[i] != "":
+				return storage.Take
+			}
+			return storage.Release
+		})
+		if err != nil {
+			storeErr = fmt.Errorf("axes: settle success: %w", err)
+			g.log.ErrorContext(ctx, "axes: could not give back a reservation", "err", err)
+		} else {
+			s := summarise(t.a.buckets, ans)
+			res.Failures, res.Bucket = s.failures, s.bucket
+		}
+		res.Limit = t.a.policy.Limit
+	}
+	if g.audit != nil && !g.cfg.DisableAccessLog {
+		e := storage.AccessEntry{Time: t.at, Username: t.id.Username, IP: ipString(t.id.IP), UserAgent: t.id.UserAgent, Path: t.id.Path, SessionHash: sessionHash(sessionID)}
+		if err := g.audit.LogLogin(ctx, e); err != nil {
+			g.log.ErrorContext(ctx, "axes: could not record a login", "err", err)
+		}
+	}
+	g.fire(ctx, g.hooks.LoggedIn, res, t.at)
+	return res, storeErr
+}
+
+// Release gives the places back without a verdict: use it when the
+// credentials could not be checked at all (the user database was down).
+func (t *Ticket) Release(ctx context.Context) error {
+	if !t.settled.CompareAndSwap(false, true) {
+		return ErrSettled
+	}
+	if t.disabled || t.a == nil {
+		return nil
+	}
+	if _, err := t.settle(ctx, func(int) storage.Kind { return storage.Release }); err != nil {
+		return fmt.Errorf("axes: release: %w", err)
+	}
+	return nil
+}
+
+// Authenticate runs check, the application's credential check, under the
+// guard: a locked-out or denied client is refused before check runs (the
+// counterpart of django-axes' AxesBackend). check returns true for right
+// credentials and false for wrong ones; an error from check means the
+// credentials could not be checked, gives the places back and is returned
+// with the verdict Undecided. Lockouts are not errors: the verdict says
+// Locked or Denied.
+func (g *Guard) Authenticate(ctx context.Context, id Identity, check func(context.Context) (bool, error)) (Result, error) {
+	t, err := g.Admit(ctx, id)
+	if err != nil {
+		var le *LockoutError
+		if errors.As(err, &le) {
+			return le.Result, nil
+		}
+		return Result{Verdict: Undecided, Identity: id}, err
+	}
+	ok, err := check(ctx)
+	if err != nil {
+		if rerr := t.Release(ctx); rerr != nil {
+			g.log.ErrorContext(ctx, "axes: could not give back a reservation", "err", rerr)
+		}
+		return Result{Verdict: Undecided, Identity: t.id}, err
+	}
+	if ok {
+		return t.Succeed(ctx)
+	}
+	return t.Fail(ctx)
+}
