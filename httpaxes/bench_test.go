@@ -45,7 +45,7 @@ func BenchmarkLogin(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		m, err := httpaxes.New(g)
+		m, err := httpaxes.New(g, httpaxes.SettleByStatus())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -5,9 +5,22 @@
 //
 //	guard, err := axes.New(store, axes.Config{FailureLimit: 5, CoolOff: 15 * time.Minute})
 //	...
-//	mw, err := httpaxes.New(guard)
+//	mw, err := httpaxes.New(guard, httpaxes.SettleExplicitly())
 //	...
 //	mux.Handle("/login", mw.Protect(loginHandler))
+//
+// and settle each attempt in the handler:
+//
+//	func loginHandler(w http.ResponseWriter, r *http.Request) {
+//		username, _ := httpaxes.Username(r)
+//		if !checkPassword(username, r.PostFormValue("password")) {
+//			httpaxes.Fail(r) // then show the form again, with any status
+//			...
+//			return
+//		}
+//		httpaxes.SucceedSession(r, sessionID)
+//		...
+//	}
 //
 // Protect lets OPTIONS, and GET and HEAD without credentials, through
 // untouched, so the login page is always shown; a GET or HEAD with the
@@ -27,20 +40,37 @@
 // counted, which [Username] returns, and not read the username again in
 // its own way; otherwise it may check another user's password than the one
 // that is locked out. Handlers that must read requests their own way call
-// [Middleware.Authenticate] instead. The attempt is counted as a
-// failure before the password is checked, so however many requests arrive
-// at once no more than FailureLimit password checks run for a client. A
-// locked-out client gets the lockout response (429 by default, with
-// Retry-After) and the handler is not called.
+// [Middleware.Authenticate] instead. The admitted attempt holds a place
+// under the failure limit while the password is checked, so however many
+// requests arrive at once no more than FailureLimit password checks run
+// for a client; it becomes a counted failure when it is settled as failed,
+// or when its lease lapses unsettled (the handler panicked). A locked-out
+// client gets the lockout response (429 by default, with Retry-After) and
+// the handler is not called.
 //
-// The handler's response status settles the attempt: 401 or 403 (see
-// [WithFailureStatuses]) is a failure, 2xx and 3xx a success, anything else
-// gives the attempt back uncounted. A handler that answers a wrong password
-// with 200 (the form rendered again) or with a redirect is therefore never
-// locked out: it must call [Fail] before writing that response. A handler can also say so itself with
-// [Fail], [Succeed] or [SucceedSession], before writing its response. The
-// failure that reaches the limit is itself answered with the lockout
-// response: with FailureLimit 3, three wrong passwords get 401, 401, 429.
+// # Settlement: how the outcome is recognised
+//
+// The second argument of [New] says how Protect learns whether the
+// password was right. There is no default: a choice that does not fit the
+// handler fails silently, so every call site makes it on purpose.
+//
+//   - [SettleExplicitly]: the handler calls [Fail], [Succeed],
+//     [SucceedSession] or [Release], and may answer with any status (the
+//     form shown again with 200, a redirect). An attempt it leaves
+//     unsettled is counted as a failure and logged as a warning naming the
+//     path. Use it for HTML forms, and whenever in doubt.
+//   - [SettleByStatus]: what the handler does not settle itself is settled
+//     by its status: 401 and 403 (or the statuses given) fail, 2xx
+//     succeeds, 3xx fails with a warning, anything else gives the attempt
+//     back uncounted. Use it for APIs that answer a wrong password with
+//     401. A handler that answers a wrong password with 200 is never
+//     locked out in this mode unless it calls [Fail]; a 2xx HTML page
+//     settled as a success is logged, once, as a warning.
+//
+// In both modes the failure that reaches the limit is answered with the
+// lockout response if the handler has not written its own yet: with
+// FailureLimit 3, three wrong passwords get 401, 401, 429 (or 200, 200,
+// 429 for a form shown again after Fail).
 //
 // Handlers that parse their own requests (JSON APIs with their own
 // decoder) can skip the middleware and call [Middleware.Authenticate] with

@@ -3,16 +3,20 @@ package httpaxes_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strings"
 
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/httpaxes"
 )
 
-// Three wrong passwords with the default limit of 3: the third failure is
+// A form login that shows the form again (status 200) after a wrong
+// password, as Django's LoginView does, settles explicitly: it calls Fail
+// and Succeed itself. With the default limit of 3 the third failure is
 // answered with the lockout response, and later attempts are refused
 // without checking the password.
 func ExampleMiddleware_Protect() {
@@ -20,16 +24,23 @@ func ExampleMiddleware_Protect() {
 	if err != nil {
 		panic(err)
 	}
-	mw, err := httpaxes.New(guard)
+	mw, err := httpaxes.New(guard, httpaxes.SettleExplicitly())
 	if err != nil {
 		panic(err)
 	}
 	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.PostFormValue("password") != "correct-horse" {
-			http.Error(w, "invalid credentials", http.StatusUnauthorized)
+		username, _ := httpaxes.Username(r)
+		if username != "alice" || r.PostFormValue("password") != "correct-horse" {
+			if _, err := httpaxes.Fail(r); err != nil {
+				log.Print(err)
+			}
+			fmt.Fprintln(w, "<!doctype html><p>Invalid username or password.</p><form>...</form>")
 			return
 		}
-		fmt.Fprintln(w, "welcome")
+		if _, err := httpaxes.Succeed(r); err != nil {
+			log.Print(err)
+		}
+		http.Redirect(w, r, "/home", http.StatusSeeOther)
 	})
 	srv := httptest.NewServer(mw.Protect(login))
 	defer srv.Close()
@@ -43,7 +54,41 @@ func ExampleMiddleware_Protect() {
 		fmt.Println(resp.StatusCode)
 	}
 	// Output:
+	// 200
+	// 200
+	// 429
+	// 429
+}
+
+// An API that answers a wrong password with 401 can let the status settle
+// each attempt: 401 is a failure, 2xx a success.
+func ExampleSettleByStatus() {
+	guard, err := axes.New(newMapStore(), axes.Config{})
+	if err != nil {
+		panic(err)
+	}
+	mw, err := httpaxes.New(guard, httpaxes.SettleByStatus(http.StatusUnauthorized))
+	if err != nil {
+		panic(err)
+	}
+	login := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.PostFormValue("password") != "correct-horse" {
+			http.Error(w, "invalid credentials", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintln(w, `{"token":"..."}`)
+	})
+	h := mw.Protect(login)
+	for _, pw := range []string{"guess", "correct-horse", "guess", "guess", "guess"} {
+		r := httptest.NewRequest(http.MethodPost, "/api/login", strings.NewReader(url.Values{"username": {"alice"}, "password": {pw}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Println(w.Code)
+	}
+	// Output:
 	// 401
+	// 200
 	// 401
 	// 429
 	// 429
@@ -54,7 +99,7 @@ func ExampleMiddleware_Protect() {
 // then not even checked (the attempt made while locked is counted too).
 func ExampleMiddleware_Authenticate() {
 	guard, _ := axes.New(newMapStore(), axes.Config{FailureLimit: 1})
-	mw, _ := httpaxes.New(guard)
+	mw, _ := httpaxes.New(guard, httpaxes.SettleExplicitly()) // Authenticate settles from check
 	login := func(w http.ResponseWriter, r *http.Request, username, password string) {
 		res, ok := mw.Authenticate(w, r, username, func(ctx context.Context) (bool, error) {
 			return password == "correct-horse", nil

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/goaxes/axes"
 )
@@ -17,7 +18,8 @@ import (
 // request, unless [WithMaxBodyBytes] says otherwise: 64 KiB.
 const DefaultMaxBodyBytes = 64 << 10
 
-// ErrNotProtected is returned by [Fail], [Succeed] and [SucceedSession] for
+// ErrNotProtected is returned by [Fail], [Succeed], [SucceedSession] and
+// [Release] for
 // a request that did not pass through [Middleware.Protect] (or whose method
 // is not guarded).
 var ErrNotProtected = errors.New("httpaxes: the request is not guarded by Middleware.Protect")
@@ -35,7 +37,8 @@ type Middleware struct {
 	usernameFunc   func(*http.Request) (string, error)
 	lockoutHandler http.Handler
 	tmpl           *template.Template
-	failure        map[int]bool
+	settlement     Settlement
+	htmlWarned     atomic.Bool     // the 2xx HTML success warning was logged
 	methods        map[string]bool // nil: every method but GET, HEAD, OPTIONS
 	onError        func(http.ResponseWriter, *http.Request, error)
 	maxBody        int64
@@ -100,25 +103,6 @@ func WithTemplate(t *template.Template) Option {
 			return errors.New("httpaxes: WithTemplate: nil template")
 		}
 		m.tmpl = t
-		return nil
-	}
-}
-
-// WithFailureStatuses sets the response statuses that count as a failed
-// login. Default 401 and 403.
-func WithFailureStatuses(codes ...int) Option {
-	return func(m *Middleware) error {
-		if len(codes) == 0 {
-			return errors.New("httpaxes: WithFailureStatuses: no status")
-		}
-		set := make(map[int]bool, len(codes))
-		for _, c := range codes {
-			if c < 400 || c > 599 {
-				return fmt.Errorf("httpaxes: WithFailureStatuses: %d is not a 4xx or 5xx status", c)
-			}
-			set[c] = true
-		}
-		m.failure = set
 		return nil
 	}
 }
@@ -188,20 +172,31 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// New returns a middleware for g. The plain settings (proxies, username
-// field, lockout status, URL, template, messages, CORS) come from
-// g.Config(); the lockout template file, if configured, is parsed here, and
-// a missing or broken file is an error.
-func New(g *axes.Guard, opts ...Option) (*Middleware, error) {
+// New returns a middleware for g whose [Middleware.Protect] recognises the
+// outcome of a login attempt as s says: [SettleExplicitly] (the handler
+// calls [Fail] or [Succeed]; what it leaves unsettled is a failure) or
+// [SettleByStatus] (the response status decides). The choice is a required
+// argument because the wrong one fails silently: a handler that answers a
+// wrong password with 200 is never locked out under status settlement.
+// The zero Settlement is an error.
+//
+// The plain settings (proxies, username field, lockout status, URL,
+// template, messages, CORS) come from g.Config(); the lockout template
+// file, if configured, is parsed here, and a missing or broken file is an
+// error.
+func New(g *axes.Guard, s Settlement, opts ...Option) (*Middleware, error) {
 	if g == nil {
 		return nil, errors.New("httpaxes: New: nil guard")
 	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
 	cfg := g.Config().Effective()
 	m := &Middleware{
-		guard:   g,
-		cfg:     cfg,
-		failure: map[int]bool{http.StatusUnauthorized: true, http.StatusForbidden: true},
-		maxBody: DefaultMaxBodyBytes,
+		guard:      g,
+		cfg:        cfg,
+		settlement: s,
+		maxBody:    DefaultMaxBodyBytes,
 	}
 	m.clientIP = NewClientIPResolver(cfg).ClientIP
 	for _, o := range opts {
@@ -228,6 +223,17 @@ func New(g *axes.Guard, opts ...Option) (*Middleware, error) {
 	g.MarkWired(axes.WiredResponse)
 	g.MarkWired(axes.WiredCheck)
 	return m, nil
+}
+
+// warnHTMLSuccess logs, once per middleware, that a 2xx HTML page settled
+// an attempt as a successful login under SettleByStatus: the signature of
+// a login form rendered again after a wrong password.
+func (m *Middleware) warnHTMLSuccess(r *http.Request) {
+	if m.htmlWarned.Swap(true) {
+		return
+	}
+	m.log.WarnContext(r.Context(), "httpaxes: a 2xx HTML page answered a login attempt the handler did not settle, and SettleByStatus counted it as a successful login. If the page is the login form shown again after a wrong password, that client is never locked out: call httpaxes.Fail there, or use httpaxes.SettleExplicitly (logged once)",
+		"method", r.Method, "path", r.URL.Path)
 }
 
 // defaultError logs err and answers 503. It never panics.
@@ -322,8 +328,10 @@ func (m *Middleware) Identity(r *http.Request, username string) (axes.Identity, 
 //		return
 //	}
 //
-// Do not use it on a route wrapped by Protect: the attempt would be counted
-// twice. It answers such a request through the error handler.
+// The [Settlement] given to [New] does not apply here: check's result
+// settles the attempt. Do not use it on a route wrapped by Protect: the
+// attempt would be counted twice. It answers such a request through the
+// error handler.
 func (m *Middleware) Authenticate(w http.ResponseWriter, r *http.Request, username string, check func(context.Context) (bool, error)) (res axes.Result, ok bool) {
 	if stateFrom(r) != nil {
 		m.onError(w, r, errDoubleGuard)
@@ -365,13 +373,6 @@ func (m *Middleware) identity(r *http.Request, username string) (axes.Identity, 
 // nothing. A handler that must parse requests its own way uses
 // [Middleware.Authenticate] instead of Protect.
 //
-// IMPORTANT: an attempt that the handler does not settle explicitly is
-// settled by its response status, and a 2xx or 3xx status counts as a
-// SUCCESSFUL login. A handler that answers a wrong password with 200 (the
-// login form rendered again with an error, as Django's LoginView does) or
-// with a redirect is never locked out unless it calls [Fail] before
-// writing that response.
-//
 // Requests whose method is not guarded pass straight through: by default
 // OPTIONS, and GET and HEAD without credentials (showing the login page).
 // A GET or HEAD with the username field in its URL query (or with a body)
@@ -380,22 +381,27 @@ func (m *Middleware) identity(r *http.Request, username string) (axes.Identity, 
 // For a guarded request Protect reads the username (see below) and the
 // client address and asks the guard to admit the attempt. A locked-out or
 // denied client gets the lockout response and next is not called, so the
-// password is never checked. An admitted attempt is passed to next, which
-// settles it:
+// password is never checked. An admitted attempt holds a place under the
+// failure limit while next checks the password, and next settles it as the
+// [Settlement] given to [New] says:
 //
-//   - explicitly, with [Fail], [Succeed] or [SucceedSession] before it
-//     writes its response; or
-//   - by its response status: a failure status ([WithFailureStatuses],
-//     default 401 and 403) fails the attempt, 2xx and 3xx (and no response
-//     at all, which net/http sends as 200) succeed, any other status (400,
-//     404, 500...) releases it uncounted. A handler that hijacks the
-//     connection (through [http.ResponseController]) before writing a
-//     status releases it uncounted too.
+//   - Under [SettleExplicitly], next calls [Fail], [Succeed],
+//     [SucceedSession] or [Release]; its response status is not looked at.
+//     An attempt still unsettled when next returns (or hijacks the
+//     connection and returns) is counted as a failure and logged as a
+//     warning.
+//   - Under [SettleByStatus], an attempt next does not settle with those
+//     functions is settled by its response status: a failure status fails
+//     it, 2xx (or no response) succeeds it, 3xx fails it with a warning,
+//     other statuses and a hijacked connection release it uncounted.
+//     IMPORTANT: a 2xx answer to a wrong password (the login form rendered
+//     again with an error) counts as a SUCCESSFUL login in this mode.
 //
-// When the failure reaches the limit the handler's response is replaced by
-// the lockout response: with limit 3 the answers are 401, 401, 429. If next
-// panics the attempt keeps its place and counts as a failure once its
-// lease lapses (axes.WithReservationLease), and the panic goes on.
+// When a failure reaches the limit before the handler's response is sent,
+// that response is replaced by the lockout response: with limit 3 the
+// answers are 401, 401, 429. If next panics the attempt keeps its place
+// and counts as a failure once its lease lapses
+// (axes.WithReservationLease), and the panic goes on.
 //
 // Unless [WithUsernameFunc] is given, the username is the field
 // Config.UsernameFormField of the body and the URL query, read strictly so

@@ -229,7 +229,7 @@ func checkLockoutHeaders(t *testing.T, w *httptest.ResponseRecorder, status int,
 
 func TestNewTemplateErrors(t *testing.T) {
 	g := newGuard(t, newMapStore(), axes.Config{LockoutTemplate: filepath.Join(t.TempDir(), "nope.html")})
-	if _, err := httpaxes.New(g); err == nil {
+	if _, err := httpaxes.New(g, httpaxes.SettleExplicitly()); err == nil {
 		t.Error("New with a missing template file: no error")
 	}
 	bad := filepath.Join(t.TempDir(), "bad.html")
@@ -237,7 +237,7 @@ func TestNewTemplateErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	g = newGuard(t, newMapStore(), axes.Config{LockoutTemplate: bad})
-	if _, err := httpaxes.New(g); err == nil {
+	if _, err := httpaxes.New(g, httpaxes.SettleExplicitly()); err == nil {
 		t.Error("New with a broken template: no error")
 	}
 }

@@ -243,33 +243,6 @@ func TestJSONUsernameEvasion(t *testing.T) {
 	}
 }
 
-// A login handler that re-renders the form with 200 on a wrong password
-// (as Django's LoginView does) is never locked: an unsettled 200 is a
-// successful login. This is documented; such a handler must call Fail.
-func TestFailureWith200NeedsFail(t *testing.T) {
-	for _, explicit := range []bool{false, true} {
-		g := newGuard(t, newMapStore(), axes.Config{FailureLimit: 3})
-		checks := 0
-		p := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			checks++
-			if explicit {
-				_, _ = httpaxes.Fail(r)
-			}
-			fmt.Fprint(w, "<form>Invalid username or password</form>")
-		}))
-		var last int
-		for range 10 {
-			last = serve(p, post("203.0.113.7", "alice")).Code
-		}
-		switch {
-		case !explicit && (checks != 10 || last != 200):
-			t.Errorf("200 without Fail: %d checks, last status %d; want 10 checks, 200 (counted as successes)", checks, last)
-		case explicit && (checks != 3 || last != 429):
-			t.Errorf("200 with Fail: %d checks, last status %d; want 3 and 429", checks, last)
-		}
-	}
-}
-
 // hijackRecorder is a writer that can be hijacked.
 type hijackRecorder struct {
 	*httptest.ResponseRecorder
@@ -375,7 +348,15 @@ func TestLockoutDropsTrailers(t *testing.T) {
 	}
 }
 
+// Fail, Succeed and SucceedSession settle the attempt in either mode; the
+// status written afterwards does not matter.
 func TestExplicitSettlement(t *testing.T) {
+	for name, s := range map[string]httpaxes.Settlement{"explicit": httpaxes.SettleExplicitly(), "by status": httpaxes.SettleByStatus()} {
+		t.Run(name, func(t *testing.T) { testExplicitSettlement(t, s) })
+	}
+}
+
+func testExplicitSettlement(t *testing.T, s httpaxes.Settlement) {
 	store := newMapStore()
 	g := newGuard(t, store, axes.Config{})
 	var (
@@ -383,7 +364,7 @@ func TestExplicitSettlement(t *testing.T) {
 		errs    []error
 	)
 	mode := "fail"
-	h := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMiddlewareWith(t, g, s).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var res axes.Result
 		var err error
 		switch mode {
@@ -462,7 +443,14 @@ func TestStatusSettlement(t *testing.T) {
 		{"401 fails", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(401) }, 1},
 		{"403 fails", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(403) }, 1},
 		{"200 succeeds", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }, 0},
-		{"303 succeeds", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/home", http.StatusSeeOther) }, 0},
+		{"204 succeeds", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }, 0},
+		{"303 without Succeed fails", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/login?error=1", http.StatusSeeOther)
+		}, 1},
+		{"302 after Succeed succeeds", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = httpaxes.Succeed(r)
+			http.Redirect(w, r, "/home", http.StatusFound)
+		}, 0},
 		{"no write is 200", func(w http.ResponseWriter, r *http.Request) {}, 0},
 		{"Write without status is 200", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hi")) }, 0},
 		{"500 releases", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }, 0},
@@ -479,22 +467,22 @@ func TestStatusSettlement(t *testing.T) {
 			}
 		})
 	}
-	// WithFailureStatuses replaces the set.
+	// SettleByStatus' statuses replace the default set.
 	store := newMapStore()
 	g := newGuard(t, store, axes.Config{})
 	status := 0
-	h := newMiddleware(t, g, httpaxes.WithFailureStatuses(422)).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMiddlewareWith(t, g, httpaxes.SettleByStatus(422)).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 	}))
 	status = 401
 	serve(h, post("203.0.113.7", "alice"))
 	if n := store.failures(t, g, "203.0.113.7"); n != 0 {
-		t.Errorf("401 with WithFailureStatuses(422): failures %d, want 0", n)
+		t.Errorf("401 with SettleByStatus(422): failures %d, want 0", n)
 	}
 	status = 422
 	serve(h, post("203.0.113.7", "alice"))
 	if n := store.failures(t, g, "203.0.113.7"); n != 1 {
-		t.Errorf("422 with WithFailureStatuses(422): failures %d, want 1", n)
+		t.Errorf("422 with SettleByStatus(422): failures %d, want 1", n)
 	}
 }
 
@@ -957,19 +945,17 @@ func TestNewValidatesOptions(t *testing.T) {
 		httpaxes.WithClientIP(nil),
 		httpaxes.WithLockoutHandler(nil),
 		httpaxes.WithTemplate(nil),
-		httpaxes.WithFailureStatuses(),
-		httpaxes.WithFailureStatuses(200),
 		httpaxes.WithGuardedMethods(),
 		httpaxes.WithErrorHandler(nil),
 		httpaxes.WithMaxBodyBytes(0),
 		httpaxes.WithLogger(nil),
 	}
 	for i, o := range bad {
-		if _, err := httpaxes.New(g, o); err == nil {
+		if _, err := httpaxes.New(g, httpaxes.SettleExplicitly(), o); err == nil {
 			t.Errorf("option %d: no error", i)
 		}
 	}
-	if _, err := httpaxes.New(nil); err == nil {
+	if _, err := httpaxes.New(nil, httpaxes.SettleExplicitly()); err == nil {
 		t.Error("New(nil): no error")
 	}
 }

@@ -85,9 +85,22 @@ func newGuard(t testing.TB, store storage.Store, cfg axes.Config, opts ...axes.O
 	return g
 }
 
+// newMiddleware returns a middleware that settles by status: most of these
+// tests' handlers answer a wrong password with 401, as an API does.
 func newMiddleware(t testing.TB, g *axes.Guard, opts ...httpaxes.Option) *httpaxes.Middleware {
 	t.Helper()
-	m, err := httpaxes.New(g, opts...)
+	return newMiddlewareWith(t, g, httpaxes.SettleByStatus(), opts...)
+}
+
+// newExplicit returns a middleware whose handlers settle explicitly.
+func newExplicit(t testing.TB, g *axes.Guard, opts ...httpaxes.Option) *httpaxes.Middleware {
+	t.Helper()
+	return newMiddlewareWith(t, g, httpaxes.SettleExplicitly(), opts...)
+}
+
+func newMiddlewareWith(t testing.TB, g *axes.Guard, s httpaxes.Settlement, opts ...httpaxes.Option) *httpaxes.Middleware {
+	t.Helper()
+	m, err := httpaxes.New(g, s, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

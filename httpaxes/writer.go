@@ -12,9 +12,10 @@ import (
 	"github.com/goaxes/axes"
 )
 
-// responseWriter watches the login handler's response: its status settles
-// the attempt, and when the failure locks the client the handler's response
-// is swallowed and the lockout response written in its place.
+// responseWriter watches the login handler's response: under
+// SettleByStatus its status settles the attempt, and when a failure locks
+// the client before the handler's response is sent, that response is
+// swallowed and the lockout response written in its place.
 type responseWriter struct {
 	w  http.ResponseWriter
 	r  *http.Request
@@ -24,6 +25,9 @@ type responseWriter struct {
 	snapshot  http.Header
 	committed bool // a final status has been written (or the lockout)
 	replaced  bool // the lockout response was written instead
+	// html: the response is an HTML page (from its Content-Type, or
+	// sniffed from the first Write as net/http does when sniff is set).
+	html, sniff bool
 }
 
 func newResponseWriter(w http.ResponseWriter, r *http.Request, st *state) *responseWriter {
@@ -73,18 +77,32 @@ func (rw *responseWriter) WriteHeader(code int) {
 		}
 		return
 	case code < 100 || code > 999:
-		rw.w.WriteHeader(code) // net/http panics; the attempt stays counted
+		// net/http panics: the attempt keeps its place and counts as a
+		// failure once its lease lapses.
+		rw.w.WriteHeader(code)
 		return
 	case code < 200 && code != http.StatusSwitchingProtocols:
 		rw.w.WriteHeader(code) // informational: not the final status
 		return
 	}
-	if rw.st.settleStatus(rw.r, code) {
+	if rw.st.onStatus(rw.r, code) {
 		rw.replace()
 		return
 	}
 	rw.committed = true
+	if ct := rw.w.Header().Get("Content-Type"); ct != "" {
+		rw.html = isHTML(ct)
+	} else {
+		rw.sniff = true
+	}
 	rw.w.WriteHeader(code)
+}
+
+// isHTML reports whether the media type ct is an HTML page.
+func isHTML(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "text/html" || mt == "application/xhtml+xml"
 }
 
 func (rw *responseWriter) Write(p []byte) (int, error) {
@@ -93,6 +111,10 @@ func (rw *responseWriter) Write(p []byte) (int, error) {
 	}
 	if rw.replaced {
 		return len(p), nil // swallowed: the lockout response was sent
+	}
+	if rw.sniff && len(p) > 0 {
+		rw.sniff = false
+		rw.html = isHTML(http.DetectContentType(p))
 	}
 	return rw.w.Write(p)
 }
@@ -104,11 +126,12 @@ func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.w }
 // client: the lockout response is written instead.
 var errHijackLocked = errors.New("httpaxes: the client is locked out; the connection cannot be hijacked")
 
-// hijack hands the connection over to the handler. An attempt that no
-// status settled yet is released uncounted before the connection is
-// handed over: what happens on a hijacked connection is not seen, and must
-// not count as a successful login (as the 200 net/http reports for a
-// handler that wrote nothing would).
+// hijack hands the connection over to the handler. Under SettleByStatus an
+// attempt that no status settled yet is released uncounted before the
+// connection is handed over: what happens on a hijacked connection is not
+// seen, and must not count as a successful login (as the 200 net/http
+// reports for a handler that wrote nothing would). Under SettleExplicitly
+// the handler still settles it, or it counts as a failure.
 func (rw *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj := findHijacker(rw.w)
 	if hj == nil {
@@ -127,20 +150,38 @@ func (rw *responseWriter) hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return conn, buf, err
 	}
 	if !rw.committed {
-		if _, err := rw.st.settle(settleRelease, ""); err != nil && !errors.Is(err, axes.ErrSettled) {
-			rw.st.m.log.ErrorContext(rw.r.Context(), "httpaxes: could not release a login attempt", "err", err)
+		if rw.st.m.settlement.mode == modeByStatus {
+			if _, err := rw.st.settle(settleRelease, ""); err != nil && !errors.Is(err, axes.ErrSettled) {
+				rw.st.m.log.ErrorContext(rw.r.Context(), "httpaxes: could not release a login attempt", "err", err)
+			}
 		}
 		rw.committed = true
 	}
 	return conn, buf, nil
 }
 
-// finish settles an attempt whose handler returned without writing a
-// status (net/http answers 200), and writes the lockout response if an
-// explicit Fail locked the client.
+// finish runs when the handler has returned. It settles what is left:
+// under SettleByStatus an attempt whose handler wrote no status (net/http
+// answers 200), under SettleExplicitly any attempt the handler did not
+// settle (as a failure). It writes the lockout response if a failure
+// locked the client and nothing was written yet, and warns once about a
+// 2xx HTML page settled as a success by its status.
 func (rw *responseWriter) finish() {
-	if !rw.committed && rw.st.settleStatus(rw.r, http.StatusOK) {
+	lock := false
+	if !rw.committed {
+		lock = rw.st.onStatus(rw.r, http.StatusOK)
+	}
+	lock = rw.st.leftover(rw.r) || lock
+	if lock && !rw.committed {
 		rw.replace()
+	}
+	if rw.html && !rw.replaced {
+		rw.st.mu.Lock()
+		bySuccess := rw.st.byStatusSuccess
+		rw.st.mu.Unlock()
+		if bySuccess {
+			rw.st.m.warnHTMLSuccess(rw.r)
+		}
 	}
 	if rw.replaced {
 		// Trailers the handler set after the lockout response replaced

@@ -64,7 +64,9 @@ func newDemo(g *axes.Guard, users map[string][]byte, logger *slog.Logger) (*demo
 	if err != nil {
 		return nil, nil, err
 	}
-	mw, err := httpaxes.New(g, httpaxes.WithLogger(logger))
+	// The login handler settles every attempt itself (Fail, SucceedSession),
+	// so that an answer it forgets to settle is counted as a failure.
+	mw, err := httpaxes.New(g, httpaxes.SettleExplicitly(), httpaxes.WithLogger(logger))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -138,8 +140,9 @@ func (d *demo) check(username, password string) bool {
 }
 
 // login runs behind the middleware: it is called only for admitted
-// attempts, and answers 200 or 401; the middleware turns the 401 that
-// reaches the failure limit into the lockout response.
+// attempts. It settles each one itself, with httpaxes.Fail before its 401
+// and httpaxes.SucceedSession before its 200; the middleware turns the
+// response to the failure that reaches the limit into the lockout response.
 //
 // It checks the password of exactly the username the middleware counted
 // (httpaxes.Username), never one it reads from the request itself.
@@ -151,6 +154,9 @@ func (d *demo) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !d.check(username, loginPassword(r)) {
+		if _, err := httpaxes.Fail(r); err != nil {
+			d.log.Error("axes demo: recording the failure failed", "err", err)
+		}
 		reply(w, r, http.StatusUnauthorized, "Invalid username or password.")
 		return
 	}
