@@ -144,7 +144,7 @@ func (c Config) Check() []Finding {
 			fmt.Sprintf("CoolOff (%s) is shorter than FailureWindow (%s): after a lock ends the count remains, and every further failure locks again at once.", c.CoolOff, c.FailureWindow),
 			"If that is not the escalation you want, make the window equal to the cool-off, or use Tiers.")
 	}
-	if !c.HasCoolOff() && !c.RecordOnly && slices.ContainsFunc(eff.LockoutParameters, func(g Group) bool { return g.has(ParamUsername) && !g.has(ParamIPAddress) }) {
+	if !c.hasCoolOff() && !c.RecordOnly && slices.ContainsFunc(eff.LockoutParameters, func(g Group) bool { return g.has(ParamUsername) && !g.has(ParamIPAddress) }) {
 		add(CheckUsernamePermanent, LevelWarning,
 			"A lockout group counts by username without the IP address and there is no cool-off: anyone can lock any account until an operator resets it.",
 			"Set AXES_COOLOFF_TIME, or lock by username+ip_address.")

@@ -45,9 +45,6 @@ const (
 	DefaultForwardedHeader              = "X-Forwarded-For"
 	DefaultCoolOffMessage               = "Account locked: too many login attempts. Please try again later."
 	DefaultPermalockMessage             = "Account locked: too many login attempts. Contact an admin to unlock your account."
-	// MaxFieldLength is the length in bytes that usernames, user agents and
-	// paths are cut to (at a rune boundary) before they are keyed or stored.
-	MaxFieldLength = 255
 )
 
 // Tier is one step of a progressive lockout: from Failures failures on, a
@@ -142,7 +139,7 @@ type Config struct {
 	UsernameFormField string
 	// NormalizeUsername maps a submitted username to the one that is keyed
 	// and stored. Default: trim white space and fold case. It runs before
-	// the username is cut to MaxFieldLength bytes.
+	// the username is cut to 255 bytes.
 	NormalizeUsername func(string) string
 
 	// IPv6Prefix is the prefix length IPv6 clients are grouped by, since one
@@ -258,10 +255,9 @@ func (c Config) clone() Config {
 // guard uses it.
 func (c Config) Effective() Config { return c.withDefaults() }
 
-// HasCoolOff reports whether locks expire: a cool-off, a cool-off function
-// or tiers are configured. It chooses between the cool-off and the
-// permanent-lock message.
-func (c Config) HasCoolOff() bool {
+// hasCoolOff reports whether locks expire: a cool-off, a cool-off function
+// or tiers are configured.
+func (c Config) hasCoolOff() bool {
 	return c.CoolOff > 0 || c.CoolOffFunc != nil || len(c.Tiers) > 0
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/goaxes/axes/internal/norm"
 	"github.com/goaxes/axes/storage"
 )
 
@@ -322,7 +323,7 @@ func (g *Guard) attempt(id Identity) (*attempt, error) {
 			return nil, ErrNoIP
 		}
 	}
-	a := &attempt{buckets: bucketsFor(id, GroupIP(id.IP, g.cfg.IPv6Prefix), groups), policy: g.policy(id)}
+	a := &attempt{buckets: bucketsFor(id, norm.GroupIP(id.IP, g.cfg.IPv6Prefix), groups), policy: g.policy(id)}
 	a.users = make([]string, len(a.buckets))
 	for i, b := range a.buckets {
 		if b.Username == "" {
@@ -434,10 +435,10 @@ type Filter struct {
 func (g *Guard) storeFilter(f Filter) storage.Filter {
 	sf := storage.Filter{IP: f.IP, Username: f.Username}
 	if sf.Username != "" {
-		sf.Username = Truncate(g.cfg.NormalizeUsername(sf.Username), MaxFieldLength)
+		sf.Username = norm.Truncate(g.cfg.NormalizeUsername(sf.Username), norm.MaxFieldLength)
 	}
 	if ip, err := netip.ParseAddr(sf.IP); err == nil {
-		sf.IP = GroupIP(ip, g.cfg.IPv6Prefix)
+		sf.IP = norm.GroupIP(ip, g.cfg.IPv6Prefix)
 	}
 	return sf
 }

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
+	"github.com/goaxes/axes/internal/norm"
 	"github.com/goaxes/axes/storage"
 )
 
@@ -37,42 +37,13 @@ func foldRune(r rune) rune {
 	return unicode.ToLower(unicode.ToUpper(r))
 }
 
-// Truncate cuts s to at most n bytes without splitting a rune, after
-// replacing invalid UTF-8 with U+FFFD.
-func Truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // normalize returns id as the guard keys and stores it.
 func (g *Guard) normalize(id Identity) Identity {
 	id.IP = id.IP.Unmap().WithZone("")
-	id.Username = Truncate(g.cfg.NormalizeUsername(strings.ToValidUTF8(id.Username, "\uFFFD")), MaxFieldLength)
-	id.UserAgent = Truncate(id.UserAgent, MaxFieldLength)
-	id.Path = Truncate(id.Path, MaxFieldLength)
+	id.Username = norm.Truncate(g.cfg.NormalizeUsername(strings.ToValidUTF8(id.Username, "\uFFFD")), norm.MaxFieldLength)
+	id.UserAgent = norm.Truncate(id.UserAgent, norm.MaxFieldLength)
+	id.Path = norm.Truncate(id.Path, norm.MaxFieldLength)
 	return id
-}
-
-// GroupIP returns the value an address is counted under: the address itself
-// for IPv4, its /bits prefix for IPv6 (bits 128 keeps the address).
-func GroupIP(ip netip.Addr, bits int) string {
-	ip = ip.Unmap()
-	if !ip.IsValid() {
-		return ""
-	}
-	if ip.Is6() && bits > 0 && bits < 128 {
-		p, err := ip.WithZone("").Prefix(bits)
-		if err == nil {
-			return p.String()
-		}
-	}
-	return ip.WithZone("").String()
 }
 
 // bucketsFor returns the buckets of id (normalised) for groups, one per

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/goaxes/axes/internal/norm"
 	"github.com/goaxes/axes/storage"
 )
 
@@ -105,7 +106,7 @@ func (g *Guard) AddRule(ctx context.Context, r storage.Rule) error {
 	if r.Created.IsZero() {
 		r.Created = g.now()
 	}
-	r.Reason = Truncate(r.Reason, MaxFieldLength)
+	r.Reason = norm.Truncate(r.Reason, norm.MaxFieldLength)
 	if err := rs.PutRule(ctx, r); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/internal/norm"
 )
 
 // ErrNoClientIP is returned when the client's address cannot be determined:
@@ -214,5 +215,5 @@ func peerAddr(r *http.Request) (netip.Addr, error) {
 }
 
 func truncate(s string, n int) string {
-	return axes.Truncate(s, n)
+	return norm.Truncate(s, n)
 }

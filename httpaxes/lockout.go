@@ -177,7 +177,10 @@ func (m *Middleware) lockoutData(res axes.Result, retry time.Duration) LockoutDa
 	if res.CoolOff > 0 && res.Verdict != axes.Denied {
 		d.CoolOffTime = ISO8601(res.CoolOff)
 	}
-	if m.cfg.HasCoolOff() {
+	if !res.Permanent() {
+		// The lock has an end: a permanent tier of a progressive lockout
+		// gets the permanent message although the configuration has
+		// cool-offs.
 		d.Message = m.cfg.CoolOffMessage
 	}
 	return d

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/internal/norm"
 	"github.com/goaxes/axes/sqlstore"
 	"github.com/goaxes/axes/storage"
 )
@@ -339,7 +340,7 @@ func (c *cli) guardFor(ctx context.Context, cmd *command, cf commonFlags) (*axes
 // value records are kept under.
 func filterIP(v string, ipv6Prefix int) (string, error) {
 	if a, err := netip.ParseAddr(v); err == nil {
-		return axes.GroupIP(a, ipv6Prefix), nil
+		return norm.GroupIP(a, ipv6Prefix), nil
 	}
 	if strings.Contains(v, "/") {
 		p, err := axes.ParsePrefix(v)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/internal/norm"
 	"github.com/goaxes/axes/storage"
 )
 
@@ -134,7 +135,7 @@ address or username (say, other usernames from the address) are listed too.`)
 	if _, ok := storage.Find[storage.Lister](s); ok {
 		var filters []axes.Filter
 		if id.IP.IsValid() {
-			filters = append(filters, axes.Filter{IP: axes.GroupIP(id.IP, eff.IPv6Prefix)})
+			filters = append(filters, axes.Filter{IP: norm.GroupIP(id.IP, eff.IPv6Prefix)})
 		}
 		if ex.Identity.Username != "" {
 			filters = append(filters, axes.Filter{Username: ex.Identity.Username})
@@ -155,7 +156,7 @@ address or username (say, other usernames from the address) are listed too.`)
 	case axes.Denied:
 		out.Unlock = c.denyHints(ctx, s, eff, ex.Identity.IP, now)
 	case axes.Locked:
-		out.Unlock = lockHints(out.Buckets, out.IP, axes.GroupIP(ex.Identity.IP, eff.IPv6Prefix), out.Username)
+		out.Unlock = lockHints(out.Buckets, out.IP, norm.GroupIP(ex.Identity.IP, eff.IPv6Prefix), out.Username)
 	}
 	if *jsonOut {
 		return writeJSON(c.stdout, out)
