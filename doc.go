@@ -22,16 +22,19 @@
 //
 // # Reserve before verify
 //
-// [Guard.Admit] decides and reserves in one atomic store operation before
-// the password is checked; the [Ticket] it returns is settled afterwards: a
-// failure turns the reservation into a counted failure, a success gives it
+// [Guard.Admit] asks each of the client's buckets for a place under the
+// limit before the password is checked; each bucket decides and reserves
+// in one atomic step of its own, and when one refuses, the places taken on
+// the others are given back. The [Ticket] it returns is settled afterwards:
+// a failure turns its places into counted failures, a success gives them
 // back (or clears the user's failures with [Config.ResetOnSuccess]). While
-// failures and reservations together fill a bucket, further attempts are
-// refused without being counted. So with FailureLimit N no more than N
+// failures and tickets in flight together fill a bucket, further attempts
+// are refused without being counted. So with FailureLimit N no more than N
 // password checks ever run for one bucket, however many requests arrive at
 // once, and across every process that shares the store. A ticket that is
-// never settled (the handler panicked, the process died) holds its place
-// and counts as a failure once its lease lapses ([WithReservationLease]).
+// never settled (the handler panicked, the process died) holds its places
+// and counts as a failure between one and two leases after its admission
+// ([WithReservationLease]).
 //
 // # Semantics
 //

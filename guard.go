@@ -184,10 +184,11 @@ func WithHooks(h Hooks) Option {
 const DefaultReservationLease = time.Minute
 
 // WithReservationLease sets how long an admitted attempt may stay
-// unsettled. A ticket that is neither failed nor released within d (its
-// process crashed, its handler panicked) counts as a failure from then on;
-// until then it holds its place under the limit. It must be longer than the
-// slowest credential check. Default one minute.
+// unsettled. A ticket that is neither failed nor released (its process
+// crashed, its handler panicked) holds its place until it lapses, at a time
+// between d and 2·d after its admission, and then counts as a failure. d
+// must be longer than the slowest credential check, and the same in every
+// process that shares a store. Default one minute.
 func WithReservationLease(d time.Duration) Option {
 	return func(g *Guard) error {
 		if d <= 0 {
