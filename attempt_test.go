@@ -1,0 +1,106 @@
+package axes
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// bucketOf returns the key of id's bucket for the group named params.
+func bucketOf(t *testing.T, g *Guard, id Identity, params string) string {
+	t.Helper()
+	bs, err := g.Buckets(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		if b.Params == params {
+			return b.Key
+		}
+	}
+	t.Fatalf("no %s bucket for %v", params, id)
+	return ""
+}
+
+var twoGroups = []Group{{ParamUsername}, {ParamIPAddress}}
+
+// A lock on one bucket refuses the attempt; the place it took on the other
+// bucket becomes a failure there too (attempts while locked count on every
+// bucket), and is not left reserved.
+func TestLockedBucketCountsOnTheOthers(t *testing.T) {
+	g, s, _ := newGuard(t, Config{LockoutParameters: twoGroups, FailureLimit: 2, CoolOff: time.Hour})
+	verdicts(t, g, "alice", ip1, false, 2) // alice's bucket locks (and ip1's)
+	if v := try(t, g, "alice", ip2, true); v != Locked {
+		t.Fatalf("alice from another address = %s, want locked", v)
+	}
+	st := s.get(bucketOf(t, g, Identity{IP: ip2, Username: "alice"}, "ip_address"))
+	if st.Failures != 1 || st.Reserved+st.Older != 0 {
+		t.Errorf("ip2's bucket: %d failures, %d in flight; want 1, 0", st.Failures, st.Reserved+st.Older)
+	}
+	if got := st.Share("alice"); got != 1 {
+		t.Errorf("alice's share of ip2's bucket = %d, want 1", got)
+	}
+}
+
+// With FixedCoolOff the refused attempt counts nowhere: the place it took
+// on the unlocked bucket is given back.
+func TestLockedBucketGivesPlacesBackWithFixedCoolOff(t *testing.T) {
+	g, s, _ := newGuard(t, Config{LockoutParameters: twoGroups, FailureLimit: 2, CoolOff: time.Hour, FixedCoolOff: true})
+	verdicts(t, g, "alice", ip1, false, 2)
+	if v := try(t, g, "alice", ip2, true); v != Locked {
+		t.Fatalf("alice from another address = %s, want locked", v)
+	}
+	if st := s.get(bucketOf(t, g, Identity{IP: ip2, Username: "alice"}, "ip_address")); !st.Empty() {
+		t.Errorf("ip2's bucket = %+v, want nothing (no count, no place held)", st)
+	}
+}
+
+// When checks in flight fill one bucket, the attempt is refused without a
+// count, and the place it took on its other bucket is given back.
+func TestFullBucketGivesPlacesBack(t *testing.T) {
+	ctx := context.Background()
+	g, s, _ := newGuard(t, Config{LockoutParameters: twoGroups, FailureLimit: 2})
+	var held []*Ticket
+	for _, u := range []string{"bob", "carol"} {
+		tk, err := g.Admit(ctx, Identity{IP: ip1, Username: u})
+		if err != nil {
+			t.Fatalf("admit %s: %v", u, err)
+		}
+		held = append(held, tk)
+	}
+	_, err := g.Admit(ctx, Identity{IP: ip1, Username: "dave"})
+	var le *LockoutError
+	if !errors.As(err, &le) || le.Result.Verdict != Locked || le.Result.Failures != 0 || le.Result.Bucket.Params != "ip_address" {
+		t.Fatalf("dave while two checks are in flight on ip1: %v; want a refusal by ip_address with 0 failures", err)
+	}
+	if st := s.get(bucketOf(t, g, Identity{IP: ip1, Username: "dave"}, "username")); !st.Empty() {
+		t.Errorf("dave's bucket after the refusal = %+v, want nothing held", st)
+	}
+	for _, tk := range held {
+		if _, err := tk.Succeed(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := try(t, g, "dave", ip1, true); v != Allowed {
+		t.Errorf("dave once the checks settled = %s, want allowed", v)
+	}
+}
+
+// Reset on success clears the user's own bucket and takes only the user's
+// share off the address's bucket.
+func TestSuccessTakesOnlyTheUsersShare(t *testing.T) {
+	g, s, _ := newGuard(t, Config{LockoutParameters: twoGroups, FailureLimit: 5, ResetOnSuccess: true})
+	verdicts(t, g, "alice", ip1, false, 2)
+	verdicts(t, g, "bob", ip1, false, 1)
+	if v := try(t, g, "alice", ip1, true); v != Allowed {
+		t.Fatalf("alice's success = %s", v)
+	}
+	ipKey := bucketOf(t, g, Identity{IP: ip1}, "ip_address")
+	if st := s.get(ipKey); st.Failures != 1 || st.Share("bob") != 1 || st.Share("alice") != 0 {
+		t.Errorf("ip1 after alice's success: %+v; want bob's one failure", st)
+	}
+	if st := s.get(bucketOf(t, g, Identity{IP: ip1, Username: "alice"}, "username")); !st.Empty() {
+		t.Errorf("alice's bucket after her success = %+v, want cleared", st)
+	}
+}
