@@ -159,7 +159,7 @@ func (c Config) Check() []Finding {
 // (axes.W004) that lookup finds.
 func CheckEnv(lookup func(string) (string, bool)) []Finding {
 	var fs []Finding
-	for _, name := range DeprecatedSettings {
+	for _, name := range legacySettings {
 		if _, ok := lookup(name); ok {
 			fs = append(fs, Finding{Code: CheckDeprecatedSetting, Level: LevelWarning,
 				Message: fmt.Sprintf("The deprecated setting %s is set.", name),
