@@ -91,9 +91,13 @@ func ParseLockoutParameters(v string) ([]Group, error) {
 }
 
 // ParseTiers parses progressive lockout tiers, "3:1m,6:15m,10:24h", or a
-// JSON list of {"failures": 3, "cooloff": "1m"} objects.
+// JSON list of {"failures": 3, "cooloff": "1m"} objects. The empty string
+// is no tiers, as axes config writes them.
 func ParseTiers(v string) ([]Tier, error) {
 	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
 	var ts []Tier
 	if strings.HasPrefix(v, "[") {
 		var items []struct {

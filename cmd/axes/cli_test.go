@@ -550,42 +550,46 @@ func TestCheckDescriptions(t *testing.T) {
 // TestConfigRoundTrip: the values axes config prints read back as the
 // same configuration.
 func TestConfigRoundTrip(t *testing.T) {
-	vars := map[string]string{
-		"AXES_LOCKOUT_TIERS": "3:1m,6:15m,10:0", "AXES_LOCKOUT_PARAMETERS": "username+ip_address,ip_address",
-		"AXES_IP_WHITELIST": "10.0.0.0/8,192.0.2.7", "AXES_IPWARE_PROXY_TRUSTED_IPS": "127.0.0.1",
-		"AXES_RESET_ON_SUCCESS": "true", "AXES_ENABLED": "false", "AXES_FAILURE_WINDOW": "1h30m",
-	}
-	r := axesRun(t, mergeMaps(vars, map[string]string{"AXES_STORE": "memory:"}), "config", "--json").want(t, exitOK)
-	var entries []configEntry
-	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
-		t.Fatal(err)
-	}
-	doc := map[string]string{}
-	for _, e := range entries {
-		if e.Key != "store" && e.Key != "config" {
-			doc[e.Key] = e.Value
-		}
-	}
-	data, _ := json.Marshal(doc)
-	var back, orig axes.Config
-	if err := back.ParseJSON(data); err != nil {
-		t.Fatalf("axes config --json does not read back: %v\n%s", err, data)
-	}
-	if err := orig.ApplyEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }); err != nil {
-		t.Fatal(err)
-	}
-	if back.FailureWindow != 90*time.Minute {
-		t.Errorf("failure_window read back as %s, want 1h30m", back.FailureWindow)
-	}
-	for _, s := range axes.Settings() {
-		if _, ok := doc[s.Key]; !ok {
-			t.Errorf("axes config --json does not show %s", s.Key)
-		}
-		key := s.Key
-		g, w := s.Get(back.Effective()), s.Get(orig.Effective())
-		if g != w {
-			t.Errorf("%s: read back as %q, want %q", key, g, w)
-		}
+	for name, vars := range map[string]map[string]string{
+		"settings": {
+			"AXES_LOCKOUT_TIERS": "3:1m,6:15m,10:0", "AXES_LOCKOUT_PARAMETERS": "username+ip_address,ip_address",
+			"AXES_IP_WHITELIST": "10.0.0.0/8,192.0.2.7", "AXES_IPWARE_PROXY_TRUSTED_IPS": "127.0.0.1",
+			"AXES_RESET_ON_SUCCESS": "true", "AXES_ENABLED": "false", "AXES_FAILURE_WINDOW": "1h30m",
+		},
+		"defaults": {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := axesRun(t, mergeMaps(vars, map[string]string{"AXES_STORE": "memory:"}), "config", "--json").want(t, exitOK)
+			var entries []configEntry
+			if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
+				t.Fatal(err)
+			}
+			doc := map[string]string{}
+			for _, e := range entries {
+				if e.Key != "store" && e.Key != "config" {
+					doc[e.Key] = e.Value
+				}
+			}
+			data, _ := json.Marshal(doc)
+			var back, orig axes.Config
+			if err := back.ParseJSON(data); err != nil {
+				t.Fatalf("axes config --json does not read back: %v\n%s", err, data)
+			}
+			if err := orig.ApplyEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }); err != nil {
+				t.Fatal(err)
+			}
+			if vars["AXES_FAILURE_WINDOW"] != "" && back.FailureWindow != 90*time.Minute {
+				t.Errorf("failure_window read back as %s, want 1h30m", back.FailureWindow)
+			}
+			for _, s := range axes.Settings() {
+				if _, ok := doc[s.Key]; !ok {
+					t.Errorf("axes config --json does not show %s", s.Key)
+				}
+				if g, w := s.Get(back.Effective()), s.Get(orig.Effective()); g != w {
+					t.Errorf("%s: read back as %q, want %q", s.Key, g, w)
+				}
+			}
+		})
 	}
 }
 
