@@ -18,11 +18,6 @@ import (
 // wrong.
 func ParseDuration(v string) (time.Duration, error) { return setting.ParseDuration(v) }
 
-// ParsePrefixes parses a comma-separated list of addresses and CIDR
-// prefixes; an address becomes a single-address prefix. IPv4-mapped IPv6
-// addresses are folded to IPv4.
-func ParsePrefixes(v string) ([]netip.Prefix, error) { return setting.ParsePrefixes(v) }
-
 // ParsePrefix parses one address or CIDR prefix (masked to its network).
 func ParsePrefix(s string) (netip.Prefix, error) { return setting.ParsePrefix(s) }
 
@@ -39,12 +34,12 @@ func foldPrefixes(ps []netip.Prefix) []netip.Prefix {
 	return out
 }
 
-// ParseLockoutParameters parses lockout parameter groups: groups separated
+// parseLockoutParameters parses lockout parameter groups: groups separated
 // by commas, parameters in a group joined by "+" ("username,ip_address"
 // locks on either, "username+ip_address" on the pair), or the django-axes
 // JSON list form, where a nested list is a combination:
 // ["ip_address", ["username", "user_agent"]].
-func ParseLockoutParameters(v string) ([]Group, error) {
+func parseLockoutParameters(v string) ([]Group, error) {
 	v = strings.TrimSpace(v)
 	var gs []Group
 	if strings.HasPrefix(v, "[") {
@@ -90,10 +85,10 @@ func ParseLockoutParameters(v string) ([]Group, error) {
 	return gs, nil
 }
 
-// ParseTiers parses progressive lockout tiers, "3:1m,6:15m,10:24h", or a
+// parseTiers parses progressive lockout tiers, "3:1m,6:15m,10:24h", or a
 // JSON list of {"failures": 3, "cooloff": "1m"} objects. The empty string
 // is no tiers, as axes config writes them.
-func ParseTiers(v string) ([]Tier, error) {
+func parseTiers(v string) ([]Tier, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return nil, nil
@@ -160,7 +155,7 @@ func parseHeaderName(v string) (string, error) {
 	return "", errors.New("no header name")
 }
 
-// formatGroups writes lockout parameter groups as ParseLockoutParameters
+// formatGroups writes lockout parameter groups as parseLockoutParameters
 // reads them: "ip_address,username+ip_address".
 func formatGroups(gs []Group) string {
 	parts := make([]string, len(gs))
@@ -170,7 +165,7 @@ func formatGroups(gs []Group) string {
 	return strings.Join(parts, ",")
 }
 
-// formatTiers writes tiers as ParseTiers reads them: "3:1m,6:15m,10:0".
+// formatTiers writes tiers as parseTiers reads them: "3:1m,6:15m,10:0".
 func formatTiers(ts []Tier) string {
 	parts := make([]string, len(ts))
 	for i, t := range ts {

@@ -71,7 +71,7 @@ var guardSettings = []setting.Row[Config]{
 		Env: "AXES_LOCKOUT_PARAMETERS", Field: "LockoutParameters",
 		Help: `groups separated by commas, parameters joined by "+" (username,ip_address or username+ip_address), or a JSON list such as [["username","ip_address"]]`,
 		Set: func(c *Config, v string) error {
-			gs, err := ParseLockoutParameters(v)
+			gs, err := parseLockoutParameters(v)
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ var guardSettings = []setting.Row[Config]{
 		Env: "AXES_LOCKOUT_TIERS", Field: "Tiers",
 		Help: `tiers as FAILURES:COOLOFF separated by commas, such as "3:1m,6:15m,10:24h"`,
 		Set: func(c *Config, v string) error {
-			ts, err := ParseTiers(v)
+			ts, err := parseTiers(v)
 			if err != nil {
 				return err
 			}
