@@ -33,8 +33,9 @@ func (s Setting) Get(c Config) string {
 	return s.row.Get(&c)
 }
 
-// Set reads v into c as ApplyEnv reads the setting's variable. A bad value
-// is reported as a *[ConfigError] naming the setting and what it expects.
+// Set reads v into c as ApplyEnv reads the setting's variable, except that
+// a blank v is read rather than skipped. A bad value is reported as a
+// *[ConfigError] naming the setting and what it expects.
 func (s Setting) Set(c *Config, v string) error {
 	if s.row.Set == nil {
 		return fmt.Errorf("axes: unknown setting %q", s.Env)
