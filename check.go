@@ -55,103 +55,138 @@ func (f Finding) String() string {
 	return s
 }
 
-// The check codes. W001-W008 keep the meaning django-axes gives them, as far
-// as it carries over to Go; W1xx and E1xx are ours.
-const (
-	CheckProcessLocalStore  = "axes.W001" // a per-process store where a shared one may be needed
-	CheckResponseNotWired   = "axes.W002" // no lockout response is rendered
-	CheckCheckNotWrapped    = "axes.W003" // the credential check is not guarded
-	CheckDeprecatedSetting  = "axes.W004" // a deprecated setting is used
-	CheckInvalidValue       = "axes.W005" // a setting has an invalid value
-	CheckNoIPParameter      = "axes.W006" // no lockout group includes ip_address
-	CheckTiersWithCoolOff   = "axes.W007" // tiers and a cool-off are both set
-	CheckTiersInvalid       = "axes.W008" // tiers are not usable
-	CheckProxiesTrustAll    = "axes.W101" // trusted proxies cover every address
-	CheckHeaderWithoutProxy = "axes.W102" // a forwarding header but no trusted proxy
-	CheckCoolOffBelowWindow = "axes.W103" // the cool-off is shorter than the failure window
-	CheckUsernamePermanent  = "axes.W104" // username lockout without cool-off
-	CheckStoreUnreachable   = "axes.E101" // the store does not answer
-	CheckSchemaBehind       = "axes.E102" // the schema is older than the binary
-	CheckLimitBelowOne      = "axes.E103" // the failure limit is below 1
-	CheckOnlyAllowlistEmpty = "axes.E104" // only the allow list may log in, and it is empty
-	CheckSchemaAhead        = "axes.W105" // the schema is newer than the binary
-	CheckUnknownSilenced    = "axes.I001" // informational: a silenced code is unknown
-)
-
-// knownChecks lists every code, for SilencedChecks validation.
-var knownChecks = []string{
-	CheckProcessLocalStore, CheckResponseNotWired, CheckCheckNotWrapped, CheckDeprecatedSetting,
-	CheckInvalidValue, CheckNoIPParameter, CheckTiersWithCoolOff, CheckTiersInvalid,
-	CheckProxiesTrustAll, CheckHeaderWithoutProxy, CheckCoolOffBelowWindow, CheckUsernamePermanent,
-	CheckStoreUnreachable, CheckSchemaBehind, CheckLimitBelowOne, CheckOnlyAllowlistEmpty, CheckSchemaAhead,
-	CheckUnknownSilenced,
+// CheckInfo describes one check code, as axes check --list prints it.
+type CheckInfo struct {
+	Code    string `json:"code"`    // axes.W006
+	Level   Level  `json:"level"`   // the level of its findings
+	Summary string `json:"summary"` // what a finding with the code means, in one line
 }
 
-// CheckCodes returns every check code this version knows.
-func CheckCodes() []string { return slices.Clone(knownChecks) }
+// Checks returns every check code this version reports, with its level
+// and summary. W001-W008 keep the meaning django-axes gives them, as far as
+// it carries over to Go; W1xx, E1xx and I001 are ours. The slice is the
+// caller's.
+func Checks() []CheckInfo { return slices.Clone(checkTable[:]) }
+
+// check names a row of checkTable.
+type check int
+
+// The checks, in the order of checkTable.
+const (
+	checkProcessLocalStore check = iota
+	checkResponseNotWired
+	checkCheckNotWrapped
+	checkDeprecatedSetting
+	checkInvalidValue
+	checkNoIPParameter
+	checkTiersWithCoolOff
+	checkTiersInvalid
+	checkProxiesTrustAll
+	checkHeaderWithoutProxy
+	checkCoolOffBelowWindow
+	checkUsernamePermanent
+	checkStoreUnreachable
+	checkSchemaBehind
+	checkLimitBelowOne
+	checkOnlyAllowlistEmpty
+	checkSchemaAhead
+	checkUnknownSilenced
+	checkCount
+)
+
+// checkTable is the one list of check codes: their level, and what they
+// mean. A finding takes its code and level from here (see check.finding).
+var checkTable = [checkCount]CheckInfo{
+	checkProcessLocalStore:  {"axes.W001", LevelWarning, "the store keeps its counters in one process (memory:); instances do not share them"},
+	checkResponseNotWired:   {"axes.W002", LevelWarning, "no lockout response is wired (reported by Guard.Check in the application only)"},
+	checkCheckNotWrapped:    {"axes.W003", LevelWarning, "the credential check is not guarded (reported by Guard.Check in the application only)"},
+	checkDeprecatedSetting:  {"axes.W004", LevelWarning, "a deprecated django-axes setting is set (AXES_ONLY_USER_FAILURES ...)"},
+	checkInvalidValue:       {"axes.W005", LevelError, "a setting has an invalid value, or the configuration file cannot be read"},
+	checkNoIPParameter:      {"axes.W006", LevelWarning, "no lockout parameter group includes ip_address"},
+	checkTiersWithCoolOff:   {"axes.W007", LevelWarning, "lockout tiers and a cool-off are both set; the cool-off is ignored"},
+	checkTiersInvalid:       {"axes.W008", LevelError, "the lockout tiers are not usable"},
+	checkProxiesTrustAll:    {"axes.W101", LevelWarning, "the trusted proxies include every address, so any client can forge its IP"},
+	checkHeaderWithoutProxy: {"axes.W102", LevelWarning, "a forwarding header is set but no trusted proxy, so the header is ignored"},
+	checkCoolOffBelowWindow: {"axes.W103", LevelWarning, "the cool-off is shorter than the failure window"},
+	checkUsernamePermanent:  {"axes.W104", LevelWarning, "username lockout without a cool-off: anyone can lock any account until reset"},
+	checkStoreUnreachable:   {"axes.E101", LevelError, "the store cannot be opened or does not answer"},
+	checkSchemaBehind:       {"axes.E102", LevelError, "the database schema is older than this build (run axes migrate)"},
+	checkLimitBelowOne:      {"axes.E103", LevelError, "the failure limit is below 1"},
+	checkOnlyAllowlistEmpty: {"axes.E104", LevelError, "only the allow list may log in, and it is empty"},
+	checkSchemaAhead:        {"axes.W105", LevelWarning, "the database schema is newer than this build"},
+	checkUnknownSilenced:    {"axes.I001", LevelInfo, "silenced_checks names a code that does not exist"},
+}
+
+// finding is a finding of check k, with the code and level of its row.
+func (k check) finding(msg, hint string) Finding {
+	return Finding{Code: checkTable[k].Code, Level: checkTable[k].Level, Message: msg, Hint: hint}
+}
+
+// knownCheck reports whether code is a check code.
+func knownCheck(code string) bool {
+	return slices.ContainsFunc(checkTable[:], func(c CheckInfo) bool { return c.Code == code })
+}
 
 // Check returns the findings about the configuration alone, without
 // SilencedChecks applied (use [Silence]). Problems that [Config.Validate]
 // rejects are reported as errors, so one call shows everything.
 func (c Config) Check() []Finding {
 	var fs []Finding
-	add := func(code string, l Level, msg, hint string) {
-		fs = append(fs, Finding{Code: code, Level: l, Message: msg, Hint: hint})
-	}
+	add := func(k check, msg, hint string) { fs = append(fs, k.finding(msg, hint)) }
 	if err := c.Validate(); err != nil {
 		for _, e := range unwrapAll(err) {
 			var ce *ConfigError
-			code := CheckInvalidValue
+			k := checkInvalidValue
 			if errors.As(e, &ce) {
 				switch {
 				case ce.Field == "FailureLimit":
-					code = CheckLimitBelowOne
+					k = checkLimitBelowOne
 				case ce.Field == "Tiers":
-					code = CheckTiersInvalid
+					k = checkTiersInvalid
 				case ce.Field == "OnlyAllowlist":
-					code = CheckOnlyAllowlistEmpty
+					k = checkOnlyAllowlistEmpty
 				}
 			}
-			add(code, LevelError, e.Error(), "fix the value; the guard refuses to start with it")
+			add(k, e.Error(), "fix the value; the guard refuses to start with it")
 		}
 	}
 	eff := c.withDefaults()
 	if c.LockoutParametersFunc == nil && !slices.ContainsFunc(eff.LockoutParameters, func(g Group) bool { return g.has(ParamIPAddress) }) {
-		add(CheckNoIPParameter, LevelWarning,
+		add(checkNoIPParameter,
 			"LockoutParameters does not contain ip_address: an attacker can guess without limit by rotating usernames or user agents.",
 			"Add ip_address to AXES_LOCKOUT_PARAMETERS, for example username,ip_address.")
 	}
 	if len(c.Tiers) > 0 && (c.CoolOff > 0 || c.CoolOffFunc != nil) {
-		add(CheckTiersWithCoolOff, LevelWarning,
+		add(checkTiersWithCoolOff,
 			"Tiers is set alongside CoolOff: with tiers, CoolOff is ignored.",
 			"Remove AXES_COOLOFF_TIME, or the tiers.")
 	}
 	for _, p := range c.TrustedProxies {
 		if p.Bits() == 0 {
-			add(CheckProxiesTrustAll, LevelWarning,
+			add(checkProxiesTrustAll,
 				fmt.Sprintf("TrustedProxies contains %s, which trusts every peer: any client can forge its address in %s.", p, eff.ForwardedHeader),
 				"List only your proxies' addresses or networks.")
 			break
 		}
 	}
 	if c.ForwardedHeader != "" && len(c.TrustedProxies) == 0 && c.ProxyCount == 0 {
-		add(CheckHeaderWithoutProxy, LevelWarning,
+		add(checkHeaderWithoutProxy,
 			fmt.Sprintf("ForwardedHeader is %s, but no trusted proxy is configured, so the header is ignored and the client is the TCP peer.", c.ForwardedHeader),
 			"Set AXES_IPWARE_PROXY_TRUSTED_IPS or AXES_IPWARE_PROXY_COUNT, or remove the header setting.")
 	}
 	if c.CoolOff > 0 && c.FailureWindow > c.CoolOff && len(c.Tiers) == 0 {
-		add(CheckCoolOffBelowWindow, LevelWarning,
+		add(checkCoolOffBelowWindow,
 			fmt.Sprintf("CoolOff (%s) is shorter than FailureWindow (%s): after a lock ends the count remains, and every further failure locks again at once.", c.CoolOff, c.FailureWindow),
 			"If that is not the escalation you want, make the window equal to the cool-off, or use Tiers.")
 	}
 	if !c.hasCoolOff() && !c.RecordOnly && slices.ContainsFunc(eff.LockoutParameters, func(g Group) bool { return g.has(ParamUsername) && !g.has(ParamIPAddress) }) {
-		add(CheckUsernamePermanent, LevelWarning,
+		add(checkUsernamePermanent,
 			"A lockout group counts by username without the IP address and there is no cool-off: anyone can lock any account until an operator resets it.",
 			"Set AXES_COOLOFF_TIME, or lock by username+ip_address.")
 	}
 	for _, s := range c.SilencedChecks {
-		if !slices.Contains(knownChecks, s) {
-			add(CheckUnknownSilenced, LevelInfo, fmt.Sprintf("SilencedChecks names %q, which is not a check code.", s), "See axes check --list for the codes.")
+		if !knownCheck(s) {
+			add(checkUnknownSilenced, fmt.Sprintf("SilencedChecks names %q, which is not a check code.", s), "See axes check --list for the codes.")
 		}
 	}
 	return fs
@@ -161,11 +196,10 @@ func (c Config) Check() []Finding {
 // (axes.W004) that lookup finds.
 func CheckEnv(lookup func(string) (string, bool)) []Finding {
 	var fs []Finding
-	for _, name := range DeprecatedSettings {
+	for _, name := range legacySettings {
 		if _, ok := lookup(name); ok {
-			fs = append(fs, Finding{Code: CheckDeprecatedSetting, Level: LevelWarning,
-				Message: fmt.Sprintf("The deprecated setting %s is set.", name),
-				Hint:    "Use AXES_LOCKOUT_PARAMETERS instead; it wins when both are set."})
+			fs = append(fs, checkDeprecatedSetting.finding(fmt.Sprintf("The deprecated setting %s is set.", name),
+				"Use AXES_LOCKOUT_PARAMETERS instead; it wins when both are set."))
 		}
 	}
 	return fs
@@ -176,18 +210,16 @@ func CheckEnv(lookup func(string) (string, bool)) []Finding {
 func CheckStore(ctx context.Context, s storage.Store) []Finding {
 	var fs []Finding
 	if p, ok := storage.Find[storage.ProcessLocal](s); ok && p.ProcessLocal() {
-		fs = append(fs, Finding{Code: CheckProcessLocalStore, Level: LevelWarning,
-			Message: "The store keeps its counters in this process: instances of the application do not share them, and a restart forgets every lockout.",
-			Hint:    "Use a shared store (SQLite for one host; a database server for several) unless this runs as one process on purpose."})
+		fs = append(fs, checkProcessLocalStore.finding("The store keeps its counters in this process: instances of the application do not share them, and a restart forgets every lockout.",
+			"Use a shared store (SQLite for one host; a database server for several) unless this runs as one process on purpose."))
 	}
 	if p, ok := storage.Find[storage.Pinger](s); ok {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := p.Ping(pctx)
 		cancel()
 		if err != nil {
-			fs = append(fs, Finding{Code: CheckStoreUnreachable, Level: LevelError,
-				Message: fmt.Sprintf("The store does not answer: %v", err),
-				Hint:    "Check the DSN and that the server runs and accepts connections from here."})
+			fs = append(fs, checkStoreUnreachable.finding(fmt.Sprintf("The store does not answer: %v", err),
+				"Check the DSN and that the server runs and accepts connections from here."))
 			return fs
 		}
 	}
@@ -195,15 +227,12 @@ func CheckStore(ctx context.Context, s storage.Store) []Finding {
 		cur, latest, err := m.SchemaVersion(ctx)
 		switch {
 		case err != nil:
-			fs = append(fs, Finding{Code: CheckStoreUnreachable, Level: LevelError,
-				Message: fmt.Sprintf("The schema version cannot be read: %v", err), Hint: "Run axes migrate."})
+			fs = append(fs, checkStoreUnreachable.finding(fmt.Sprintf("The schema version cannot be read: %v", err), "Run axes migrate."))
 		case cur < latest:
-			fs = append(fs, Finding{Code: CheckSchemaBehind, Level: LevelError,
-				Message: fmt.Sprintf("The schema is at version %d; this build needs %d.", cur, latest), Hint: "Run axes migrate."})
+			fs = append(fs, checkSchemaBehind.finding(fmt.Sprintf("The schema is at version %d; this build needs %d.", cur, latest), "Run axes migrate."))
 		case cur > latest:
-			fs = append(fs, Finding{Code: CheckSchemaAhead, Level: LevelWarning,
-				Message: fmt.Sprintf("The schema is at version %d, newer than this build knows (%d).", cur, latest),
-				Hint:    "Upgrade this binary to the version that migrated the database."})
+			fs = append(fs, checkSchemaAhead.finding(fmt.Sprintf("The schema is at version %d, newer than this build knows (%d).", cur, latest),
+				"Upgrade this binary to the version that migrated the database."))
 		}
 	}
 	return fs
@@ -223,14 +252,12 @@ func (g *Guard) Check(ctx context.Context) []Finding {
 	fs := g.raw.Check()
 	fs = append(fs, CheckStore(ctx, g.store)...)
 	if !g.wired[WiredResponse].Load() {
-		fs = append(fs, Finding{Code: CheckResponseNotWired, Level: LevelWarning,
-			Message: "No lockout response is wired: nothing renders the 429 for locked-out clients.",
-			Hint:    "Wrap the login handler with httpaxes.Middleware.Protect, or render the verdict yourself and call guard.MarkWired(axes.WiredResponse)."})
+		fs = append(fs, checkResponseNotWired.finding("No lockout response is wired: nothing renders the 429 for locked-out clients.",
+			"Wrap the login handler with httpaxes.Middleware.Protect, or render the verdict yourself and call guard.MarkWired(axes.WiredResponse)."))
 	}
 	if !g.wired[WiredCheck].Load() {
-		fs = append(fs, Finding{Code: CheckCheckNotWrapped, Level: LevelWarning,
-			Message: "The credential check is not wrapped: nothing admits attempts before the password is checked.",
-			Hint:    "Use httpaxes.Middleware.Protect or guard.Authenticate around the password check."})
+		fs = append(fs, checkCheckNotWrapped.finding("The credential check is not wrapped: nothing admits attempts before the password is checked.",
+			"Use httpaxes.Middleware.Protect or guard.Authenticate around the password check."))
 	}
 	return Silence(fs, g.raw.SilencedChecks)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,17 +25,17 @@ func TestConfigCheck(t *testing.T) {
 		want []string
 	}{
 		{"defaults", Config{}, nil},
-		{"username only without cool-off", Config{LockoutParameters: []Group{{ParamUsername}}}, []string{CheckNoIPParameter, CheckUsernamePermanent}},
-		{"username only with cool-off", Config{LockoutParameters: []Group{{ParamUsername}}, CoolOff: time.Hour}, []string{CheckNoIPParameter}},
+		{"username only without cool-off", Config{LockoutParameters: []Group{{ParamUsername}}}, []string{"axes.W006", "axes.W104"}},
+		{"username only with cool-off", Config{LockoutParameters: []Group{{ParamUsername}}, CoolOff: time.Hour}, []string{"axes.W006"}},
 		{"username+ip", Config{LockoutParameters: []Group{{ParamUsername, ParamIPAddress}}}, nil},
-		{"tiers and cool-off", Config{Tiers: []Tier{{3, time.Minute}}, CoolOff: time.Hour}, []string{CheckTiersWithCoolOff}},
-		{"bad tiers", Config{Tiers: []Tier{{0, time.Minute}}}, []string{CheckTiersInvalid}},
-		{"trust all", Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}, []string{CheckProxiesTrustAll}},
-		{"header without proxy", Config{ForwardedHeader: "X-Real-IP"}, []string{CheckHeaderWithoutProxy}},
-		{"cool-off below window", Config{CoolOff: time.Minute, FailureWindow: time.Hour}, []string{CheckCoolOffBelowWindow}},
-		{"limit below one", Config{FailureLimit: -2}, []string{CheckLimitBelowOne}},
-		{"only allowlist empty", Config{OnlyAllowlist: true}, []string{CheckOnlyAllowlistEmpty}},
-		{"unknown silenced code", Config{SilencedChecks: []string{"axes.W999"}}, []string{CheckUnknownSilenced}},
+		{"tiers and cool-off", Config{Tiers: []Tier{{3, time.Minute}}, CoolOff: time.Hour}, []string{"axes.W007"}},
+		{"bad tiers", Config{Tiers: []Tier{{0, time.Minute}}}, []string{"axes.W008"}},
+		{"trust all", Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}, []string{"axes.W101"}},
+		{"header without proxy", Config{ForwardedHeader: "X-Real-IP"}, []string{"axes.W102"}},
+		{"cool-off below window", Config{CoolOff: time.Minute, FailureWindow: time.Hour}, []string{"axes.W103"}},
+		{"limit below one", Config{FailureLimit: -2}, []string{"axes.E103"}},
+		{"only allowlist empty", Config{OnlyAllowlist: true}, []string{"axes.E104"}},
+		{"unknown silenced code", Config{SilencedChecks: []string{"axes.W999"}}, []string{"axes.I001"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := codes(tc.cfg.Check())
@@ -56,26 +57,68 @@ func (p pingStore) Migrate(context.Context) ([]string, error)       { return nil
 func (p pingStore) SchemaVersion(context.Context) (int, int, error) { return p.cur, 2, nil }
 
 func TestGuardCheck(t *testing.T) {
-	g, err := New(pingStore{mapStore: newMapStore(), cur: 1}, Config{SilencedChecks: []string{CheckResponseNotWired}})
+	g, err := New(pingStore{mapStore: newMapStore(), cur: 1}, Config{SilencedChecks: []string{"axes.W002"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := codes(g.Check(context.Background()))
-	if want := []string{CheckSchemaBehind, CheckCheckNotWrapped}; !slices.Equal(got, want) {
+	if want := []string{"axes.E102", "axes.W003"}; !slices.Equal(got, want) {
 		t.Errorf("Check() = %v, want %v", got, want)
 	}
 	g.MarkWired(WiredCheck)
 	g2, _ := New(pingStore{mapStore: newMapStore(), err: errors.New("connection refused"), cur: 2}, Config{})
 	g2.MarkWired(WiredResponse)
 	g2.MarkWired(WiredCheck)
-	if got, want := codes(g2.Check(context.Background())), []string{CheckStoreUnreachable}; !slices.Equal(got, want) {
+	if got, want := codes(g2.Check(context.Background())), []string{"axes.E101"}; !slices.Equal(got, want) {
 		t.Errorf("unreachable store: Check() = %v, want %v", got, want)
 	}
 }
 
 func TestCheckEnvDeprecated(t *testing.T) {
 	fs := CheckEnv(lookupMap(map[string]string{"AXES_USE_USER_AGENT": "1", "AXES_FAILURE_LIMIT": "3"}))
-	if got := codes(fs); !slices.Equal(got, []string{CheckDeprecatedSetting}) {
+	if got := codes(fs); !slices.Equal(got, []string{"axes.W004"}) {
 		t.Errorf("CheckEnv = %v", got)
+	}
+}
+
+// TestCheckTable: every check has one row with a code of its own and a
+// summary, and every finding the checks produce has its row's level.
+func TestCheckTable(t *testing.T) {
+	seen := map[string]bool{}
+	for k, c := range checkTable {
+		if c.Code == "" || c.Summary == "" {
+			t.Errorf("check %d has no row in checkTable: %+v", k, c)
+		}
+		if seen[c.Code] {
+			t.Errorf("%s is in checkTable twice", c.Code)
+		}
+		seen[c.Code] = true
+		if !strings.HasPrefix(c.Code, "axes.") || len(c.Code) != len("axes.W001") {
+			t.Errorf("%s is not a code of the form axes.W001", c.Code)
+		}
+	}
+	got := Checks()
+	got[0].Code = "changed"
+	if Checks()[0].Code != "axes.W001" {
+		t.Error("changing the result of Checks changed the table")
+	}
+
+	levels := map[string]Level{}
+	for _, c := range Checks() {
+		levels[c.Code] = c.Level
+	}
+	var fs []Finding
+	for _, cfg := range []Config{
+		{FailureLimit: -1, Tiers: []Tier{{0, 0}}, OnlyAllowlist: true, IPv6Prefix: 200},
+		{LockoutParameters: []Group{{ParamUsername}}, SilencedChecks: []string{"axes.W999"}},
+		{Tiers: []Tier{{3, time.Minute}}, CoolOff: time.Hour, ForwardedHeader: "X-Real-IP"},
+	} {
+		fs = append(fs, cfg.Check()...)
+	}
+	fs = append(fs, CheckEnv(lookupMap(map[string]string{"AXES_USE_USER_AGENT": "1"}))...)
+	for _, f := range fs {
+		if want, ok := levels[f.Code]; !ok || f.Level != want {
+			t.Errorf("%s: level %s, the table says %s", f.Code, f.Level, want)
+		}
 	}
 }

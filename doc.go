@@ -61,6 +61,8 @@
 // [Config] holds the policy as plain data; its zero value is django-axes'
 // defaults. [Config.ApplyEnv] reads AXES_* variables with the django-axes
 // names and [Config.LoadFile] a JSON file whose keys are those names in
-// lower case. Behaviour that is not data (a clock, a logger, event hooks)
-// is given to [New] as an [Option].
+// lower case; [Settings] lists every setting, with a getter that writes a
+// value back in the same form. Behaviour that is not data (a clock, a
+// logger, event hooks) is given to [New] as an [Option]. [Checks] lists the
+// codes of the findings that [Config.Check] and [Guard.Check] report.
 package axes

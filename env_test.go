@@ -199,7 +199,7 @@ func FuzzParseLockoutParameters(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		gs, err := ParseLockoutParameters(s)
+		gs, err := parseLockoutParameters(s)
 		if err != nil {
 			return
 		}

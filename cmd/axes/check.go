@@ -9,26 +9,24 @@ import (
 	"github.com/goaxes/axes"
 )
 
-// checkDescriptions is what axes check --list says about each code.
-var checkDescriptions = map[string]string{
-	axes.CheckProcessLocalStore:  "the store keeps its counters in one process (memory:); instances do not share them",
-	axes.CheckResponseNotWired:   "no lockout response is wired (reported by Guard.Check in the application only)",
-	axes.CheckCheckNotWrapped:    "the credential check is not guarded (reported by Guard.Check in the application only)",
-	axes.CheckDeprecatedSetting:  "a deprecated django-axes setting is set (AXES_ONLY_USER_FAILURES ...)",
-	axes.CheckInvalidValue:       "a setting has an invalid value, or the configuration file cannot be read",
-	axes.CheckNoIPParameter:      "no lockout parameter group includes ip_address",
-	axes.CheckTiersWithCoolOff:   "lockout tiers and a cool-off are both set; the cool-off is ignored",
-	axes.CheckTiersInvalid:       "the lockout tiers are not usable",
-	axes.CheckProxiesTrustAll:    "the trusted proxies include every address, so any client can forge its IP",
-	axes.CheckHeaderWithoutProxy: "a forwarding header is set but no trusted proxy, so the header is ignored",
-	axes.CheckCoolOffBelowWindow: "the cool-off is shorter than the failure window",
-	axes.CheckUsernamePermanent:  "username lockout without a cool-off: anyone can lock any account until reset",
-	axes.CheckStoreUnreachable:   "the store cannot be opened or does not answer",
-	axes.CheckSchemaBehind:       "the database schema is older than this build (run axes migrate)",
-	axes.CheckLimitBelowOne:      "the failure limit is below 1",
-	axes.CheckOnlyAllowlistEmpty: "only the allow list may log in, and it is empty",
-	axes.CheckSchemaAhead:        "the database schema is newer than this build",
-	axes.CheckUnknownSilenced:    "silenced_checks names a code that does not exist",
+// The codes of the findings the command makes itself; their levels and
+// summaries are in the core's table (axes.Checks).
+const (
+	codeInvalidValue     = "axes.W005"
+	codeTiersInvalid     = "axes.W008"
+	codeStoreUnreachable = "axes.E101"
+)
+
+// finding is a finding with the given code, at the level the core's table
+// gives the code.
+func finding(code, msg, hint string) axes.Finding {
+	f := axes.Finding{Code: code, Level: axes.LevelError, Message: msg, Hint: hint}
+	for _, c := range axes.Checks() {
+		if c.Code == code {
+			f.Level = c.Level
+		}
+	}
+	return f
 }
 
 // check reports the findings about the configuration, the environment and
@@ -62,21 +60,19 @@ Exit status: 1 when any finding is an error (or, with --strict, a warning),
 	s := loadSettings(cmd.fs, cf, sf, c.lookup)
 	var all []axes.Finding
 	for _, p := range s.problems {
-		code := axes.CheckInvalidValue
+		code := codeInvalidValue
 		var ce *axes.ConfigError
 		if errors.As(p, &ce) && ce.Field == "Tiers" {
-			code = axes.CheckTiersInvalid
+			code = codeTiersInvalid
 		}
-		all = append(all, axes.Finding{Code: code, Level: axes.LevelError, Message: p.Error(),
-			Hint: "Fix the value; the guard refuses to start with it."})
+		all = append(all, finding(code, p.Error(), "Fix the value; the guard refuses to start with it."))
 	}
 	all = append(all, s.cfg.Check()...)
 	all = append(all, axes.CheckEnv(c.lookup)...)
 	st, err := c.open(ctx, cf.store)
 	if err != nil {
-		all = append(all, axes.Finding{Code: axes.CheckStoreUnreachable, Level: axes.LevelError,
-			Message: fmt.Sprintf("The store cannot be opened: %v", err),
-			Hint:    "Check --store (or AXES_STORE)."})
+		all = append(all, finding(codeStoreUnreachable, fmt.Sprintf("The store cannot be opened: %v", err),
+			"Check --store (or AXES_STORE)."))
 	} else {
 		defer st.Close()
 		for _, f := range axes.CheckStore(ctx, st) {
@@ -124,12 +120,8 @@ func printFindings(w io.Writer, fs []axes.Finding, silenced int) {
 }
 
 func (c *cli) listChecks() error {
-	for _, code := range axes.CheckCodes() {
-		d, ok := checkDescriptions[code]
-		if !ok {
-			d = "(no description in this version of the command)"
-		}
-		fmt.Fprintf(c.stdout, "%-10s %s\n", code, d)
+	for _, k := range axes.Checks() {
+		fmt.Fprintf(c.stdout, "%-10s %s\n", k.Code, k.Summary)
 	}
 	return nil
 }

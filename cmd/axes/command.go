@@ -112,7 +112,7 @@ func (c *command) help(w io.Writer) {
 	fmt.Fprintf(w, "Usage: axes %s %s\n\n%s\n", c.name, c.synopsis, c.about)
 	settingNames := map[string]bool{}
 	for name := range c.settings {
-		settingNames[settingFlagName(name)] = true
+		settingNames[name] = true
 	}
 	var own []*flag.Flag
 	c.fs.VisitAll(func(f *flag.Flag) {

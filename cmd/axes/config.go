@@ -6,9 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,9 +37,6 @@ type settings struct {
 	problems []error
 }
 
-// fileKey is the configuration file key of an environment variable.
-func fileKey(env string) string { return strings.ToLower(strings.TrimPrefix(env, "AXES_")) }
-
 // loadSettings builds the configuration: the defaults, then the file, then
 // the environment, then the flags that were set. Unlike loadConfig it goes
 // on past problems, so that check can report them all; it does not
@@ -70,32 +65,25 @@ func loadSettings(fs *flag.FlagSet, c commonFlags, sf settingFlags, lookup env) 
 			}
 		}
 	}
+	before := s.cfg
 	if err := s.cfg.ApplyEnv(lookup); err != nil {
 		s.problems = append(s.problems, flatten(err)...)
 	}
-	legacy := false
-	for _, name := range axes.EnvNames() {
-		v, ok := lookup(name)
-		if !ok || strings.TrimSpace(v) == "" {
-			continue
+	for _, st := range axes.Settings() {
+		// A variable that is set gives the value, even one that does not
+		// parse. A value that changed without its own variable was set by
+		// a deprecated django-axes variable (lockout_parameters).
+		v, ok := lookup(st.Env)
+		if ok && strings.TrimSpace(v) != "" || st.Get(before) != st.Get(s.cfg) {
+			s.source[st.Key] = sourceEnv
 		}
-		if isDeprecated(name) {
-			legacy = true
-			continue
-		}
-		s.source[fileKey(name)] = sourceEnv
-	}
-	if _, ok := lookup("AXES_LOCKOUT_PARAMETERS"); !ok && legacy {
-		s.source["lockout_parameters"] = sourceEnv
 	}
 	fs.Visit(func(f *flag.Flag) {
-		for name, v := range sf {
-			if settingFlagName(name) == f.Name {
-				if err := s.cfg.Set(name, *v); err != nil {
-					s.problems = append(s.problems, fmt.Errorf("--%s: %w", f.Name, err))
-				}
-				s.source[fileKey(name)] = sourceFlag
+		if flg, ok := sf[f.Name]; ok {
+			if err := flg.setting.Set(&s.cfg, *flg.value); err != nil {
+				s.problems = append(s.problems, fmt.Errorf("--%s: %w", f.Name, err))
 			}
+			s.source[flg.setting.Key] = sourceFlag
 		}
 	})
 	return s
@@ -134,82 +122,6 @@ func loadConfig(fs *flag.FlagSet, c commonFlags, sf settingFlags, lookup env) (a
 	return s.cfg, s.cfg.Validate()
 }
 
-// settingValue formats the effective value of one setting the way the
-// configuration file and the environment write it.
-func settingValue(eff axes.Config, window time.Duration, key string) (string, bool) {
-	b := strconv.FormatBool
-	n := strconv.Itoa
-	switch key {
-	case "enabled":
-		return b(!eff.Disabled), true
-	case "failure_limit":
-		return n(eff.FailureLimit), true
-	case "cooloff_time":
-		return fmtDuration(eff.CoolOff), true
-	case "failure_window":
-		return fmtDuration(window), true
-	case "lockout_parameters":
-		parts := make([]string, len(eff.LockoutParameters))
-		for i, g := range eff.LockoutParameters {
-			parts[i] = g.String()
-		}
-		return strings.Join(parts, ","), true
-	case "lockout_tiers":
-		parts := make([]string, len(eff.Tiers))
-		for i, t := range eff.Tiers {
-			parts[i] = fmt.Sprintf("%d:%s", t.Failures, fmtDuration(t.CoolOff))
-		}
-		return strings.Join(parts, ","), true
-	case "lock_out_at_failure":
-		return b(!eff.RecordOnly), true
-	case "reset_on_success":
-		return b(eff.ResetOnSuccess), true
-	case "reset_cool_off_on_failure_during_lockout":
-		return b(!eff.FixedCoolOff), true
-	case "ip_whitelist":
-		return fmtPrefixes(eff.IPAllowlist), true
-	case "ip_blacklist":
-		return fmtPrefixes(eff.IPDenylist), true
-	case "never_lockout_whitelist":
-		return b(eff.NeverLockoutAllowlist), true
-	case "only_whitelist":
-		return b(eff.OnlyAllowlist), true
-	case "never_lockout_get":
-		return b(eff.NeverLockoutGET), true
-	case "username_form_field":
-		return eff.UsernameFormField, true
-	case "ipv6_prefix":
-		return n(eff.IPv6Prefix), true
-	case "ipware_proxy_trusted_ips":
-		return fmtPrefixes(eff.TrustedProxies), true
-	case "ipware_proxy_count":
-		return n(eff.ProxyCount), true
-	case "ipware_meta_precedence_order":
-		return eff.ForwardedHeader, true
-	case "http_response_code":
-		return n(eff.HTTPResponseCode), true
-	case "lockout_url":
-		return eff.LockoutURL, true
-	case "lockout_template":
-		return eff.LockoutTemplate, true
-	case "cooloff_message":
-		return eff.CoolOffMessage, true
-	case "permalock_message":
-		return eff.PermalockMessage, true
-	case "allowed_cors_origins":
-		return eff.AllowedCORSOrigins, true
-	case "disable_access_log":
-		return b(eff.DisableAccessLog), true
-	case "enable_access_failure_log":
-		return b(eff.EnableAccessFailureLog), true
-	case "access_failure_log_per_user_limit":
-		return n(eff.AccessFailureLogPerUserLimit), true
-	case "silenced_checks":
-		return strings.Join(eff.SilencedChecks, ","), true
-	}
-	return "", false
-}
-
 // fmtDuration writes a duration as the settings read it: "0", "15m",
 // "1h30m".
 func fmtDuration(d time.Duration) string {
@@ -224,18 +136,6 @@ func fmtDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
-}
-
-func fmtPrefixes(ps []netip.Prefix) string {
-	parts := make([]string, len(ps))
-	for i, p := range ps {
-		if p.IsSingleIP() {
-			parts[i] = p.Addr().String()
-		} else {
-			parts[i] = p.String()
-		}
-	}
-	return strings.Join(parts, ",")
 }
 
 // configEntry is one line of axes config.
@@ -264,13 +164,14 @@ The output of --json has the form [{"key", "value", "source"}].`)
 	if err != nil {
 		return err
 	}
-	// The guard works out the failure window the configuration implies.
+	// The guard works out the failure window the configuration implies
+	// when it sets none (from the cool-off or the tiers); show that one.
 	g, err := axes.New(memstore.New(), cfg)
 	if err != nil {
 		return err
 	}
-	window := micros(g.Policy(axes.Identity{}).Window)
 	eff := cfg.Effective()
+	eff.FailureWindow = micros(g.Policy(axes.Identity{}).Window)
 
 	storeSource := sourceDefault
 	if isSet(cmd.fs, "store") {
@@ -288,20 +189,12 @@ The output of --json has the form [{"key", "value", "source"}].`)
 		{"store", maskDSN(cf.store), storeSource},
 		{"config", s.file, fileSource},
 	}
-	for _, name := range axes.EnvNames() {
-		if isDeprecated(name) {
-			continue
-		}
-		key := fileKey(name)
-		v, ok := settingValue(eff, window, key)
-		if !ok {
-			v = "(not shown by this version of axes config)"
-		}
-		src := s.source[key]
+	for _, st := range axes.Settings() {
+		src := s.source[st.Key]
 		if src == "" {
 			src = sourceDefault
 		}
-		entries = append(entries, configEntry{key, v, src})
+		entries = append(entries, configEntry{st.Key, st.Get(eff), src})
 	}
 	if *jsonOut {
 		return writeJSON(c.stdout, entries)

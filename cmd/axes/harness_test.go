@@ -230,7 +230,7 @@ type site struct {
 func newSite(base string, cfg axes.Config, clock *axestest.Clock) *site {
 	eff := cfg.Effective()
 	msg := eff.PermalockMessage
-	if cfg.HasCoolOff() {
+	if cfg.CoolOff > 0 || cfg.CoolOffFunc != nil || len(cfg.Tiers) > 0 {
 		msg = eff.CoolOffMessage
 	}
 	return &site{base: base, lockCode: eff.HTTPResponseCode, lockMsg: msg, clock: clock, clients: map[string]*http.Client{}}

@@ -185,8 +185,8 @@ func scenarios() []scenario {
 			setup: seq(bad("alice", IP1, FAIL), bad("alice", IP2, FAIL), bad("alice", IP3, LOCKED)),
 			after: func(t *testing.T, h *harness) {
 				// The check warns that no group includes ip_address.
-				if !slices.ContainsFunc(h.guard.Config().Check(), func(f axes.Finding) bool { return f.Code == axes.CheckNoIPParameter }) {
-					t.Errorf("Config.Check() lacks %s for username-only lockout", axes.CheckNoIPParameter)
+				if !slices.ContainsFunc(h.guard.Config().Check(), func(f axes.Finding) bool { return f.Code == "axes.W006" }) {
+					t.Errorf("Config.Check() lacks axes.W006 for username-only lockout")
 				}
 			},
 			probes: []attempt{good("alice", IP4, LOCKED), good("bob", IP1, OK)}},

@@ -96,30 +96,24 @@ func (c *commonFlags) registerStore(fs *flag.FlagSet, lookup env) {
 	fs.StringVar(&c.store, "store", def, "the store `DSN`: sqlite:PATH, or memory: (empty in every run) (env AXES_STORE)")
 }
 
-// settingFlags registers one flag per setting (--failure-limit for
-// AXES_FAILURE_LIMIT, ...); their values are applied after the file and the
-// environment, so flags win.
-type settingFlags map[string]*string
+// settingFlags holds one flag per setting (--failure-limit for
+// AXES_FAILURE_LIMIT, ...), by flag name; their values are applied after
+// the file and the environment, so flags win.
+type settingFlags map[string]settingFlag
+
+// settingFlag is the flag of one setting.
+type settingFlag struct {
+	setting axes.Setting
+	value   *string
+}
 
 func registerSettings(fs *flag.FlagSet) settingFlags {
 	sf := settingFlags{}
-	for _, name := range axes.EnvNames() {
-		if !strings.HasPrefix(name, "AXES_") || isDeprecated(name) {
-			continue
-		}
-		flagName := settingFlagName(name)
-		sf[name] = fs.String(flagName, "", fmt.Sprintf("%s: %s", name, axes.Describe(name)))
+	for _, s := range axes.Settings() {
+		name := settingFlagName(s.Env)
+		sf[name] = settingFlag{s, fs.String(name, "", fmt.Sprintf("%s: %s", s.Env, s.Help))}
 	}
 	return sf
-}
-
-func isDeprecated(name string) bool {
-	for _, d := range axes.DeprecatedSettings {
-		if d == name {
-			return true
-		}
-	}
-	return false
 }
 
 // parseFlags parses args and turns -h and bad flags into errUsage.

@@ -1,0 +1,146 @@
+package axes
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/goaxes/axes/internal/setting"
+)
+
+// Setting is one row of the settings registry: a [Config] field that can be
+// given as an AXES_* environment variable ([Config.ApplyEnv]), as a key of
+// a configuration file ([Config.LoadFile]) or, in the axes command, as a
+// flag. [Settings] returns every row.
+type Setting struct {
+	Env   string // the environment variable: AXES_FAILURE_LIMIT
+	Key   string // the configuration file key: failure_limit
+	Field string // the Config field it sets: FailureLimit
+	Help  string // what a value must look like
+
+	row setting.Row[Config]
+}
+
+// Get writes the setting's value in c as the environment and files write
+// it ("15m", "username+ip_address", "true"), so that Set reads it back as
+// the same value. It shows the field as c holds it: pass [Config.Effective]
+// to see the defaults filled in.
+func (s Setting) Get(c Config) string {
+	if s.row.Get == nil {
+		return ""
+	}
+	return s.row.Get(&c)
+}
+
+// Set reads v into c as ApplyEnv reads the setting's variable, except that
+// a blank v is read rather than skipped. A bad value is reported as a
+// *[ConfigError] naming the setting and what it expects.
+func (s Setting) Set(c *Config, v string) error {
+	if s.row.Set == nil {
+		return fmt.Errorf("axes: unknown setting %q", s.Env)
+	}
+	if err := s.row.Set(c, v); err != nil {
+		return envError(s.Env, s.Field, s.Help, v, err)
+	}
+	return nil
+}
+
+// Settings returns every setting, in the order axes config prints them.
+// The slice is the caller's: changing it changes nothing here.
+func Settings() []Setting {
+	out := make([]Setting, len(registry))
+	for i, r := range registry {
+		out[i] = Setting{Env: r.Env, Key: r.Key(), Field: r.Field, Help: r.Help, row: r}
+	}
+	return out
+}
+
+// registry is the table of settings that ApplyEnv, ParseJSON and Settings
+// read, assembled from the parts below. A part is a list of row values, so
+// a setting moves between parts, or to another package's registry, as one
+// line.
+var registry = slices.Concat(guardSettings, httpSettings, logSettings, checkSettings)
+
+// guardSettings are the lockout policy the guard applies.
+var guardSettings = []setting.Row[Config]{
+	setting.Bool("AXES_ENABLED", "Disabled", func(c *Config) *bool { return &c.Disabled }, true),
+	setting.Int("AXES_FAILURE_LIMIT", "FailureLimit", "a whole number of at least 1", 1, func(c *Config) *int { return &c.FailureLimit }),
+	setting.Duration("AXES_COOLOFF_TIME", "CoolOff", func(c *Config) *time.Duration { return &c.CoolOff }),
+	setting.Duration("AXES_FAILURE_WINDOW", "FailureWindow", func(c *Config) *time.Duration { return &c.FailureWindow }),
+	{
+		Env: "AXES_LOCKOUT_PARAMETERS", Field: "LockoutParameters",
+		Help: `groups separated by commas, parameters joined by "+" (username,ip_address or username+ip_address), or a JSON list such as [["username","ip_address"]]`,
+		Set: func(c *Config, v string) error {
+			gs, err := parseLockoutParameters(v)
+			if err != nil {
+				return err
+			}
+			c.LockoutParameters = gs
+			return nil
+		},
+		Get: func(c *Config) string { return formatGroups(c.LockoutParameters) },
+	},
+	{
+		Env: "AXES_LOCKOUT_TIERS", Field: "Tiers",
+		Help: `tiers as FAILURES:COOLOFF separated by commas, such as "3:1m,6:15m,10:24h"`,
+		Set: func(c *Config, v string) error {
+			ts, err := parseTiers(v)
+			if err != nil {
+				return err
+			}
+			c.Tiers = ts
+			return nil
+		},
+		Get: func(c *Config) string { return formatTiers(c.Tiers) },
+	},
+	setting.Bool("AXES_LOCK_OUT_AT_FAILURE", "RecordOnly", func(c *Config) *bool { return &c.RecordOnly }, true),
+	setting.Bool("AXES_RESET_ON_SUCCESS", "ResetOnSuccess", func(c *Config) *bool { return &c.ResetOnSuccess }, false),
+	setting.Bool("AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT", "FixedCoolOff", func(c *Config) *bool { return &c.FixedCoolOff }, true),
+	setting.Prefixes("AXES_IP_WHITELIST", "IPAllowlist", func(c *Config) *[]netip.Prefix { return &c.IPAllowlist }),
+	setting.Prefixes("AXES_IP_BLACKLIST", "IPDenylist", func(c *Config) *[]netip.Prefix { return &c.IPDenylist }),
+	setting.Bool("AXES_NEVER_LOCKOUT_WHITELIST", "NeverLockoutAllowlist", func(c *Config) *bool { return &c.NeverLockoutAllowlist }, false),
+	setting.Bool("AXES_ONLY_WHITELIST", "OnlyAllowlist", func(c *Config) *bool { return &c.OnlyAllowlist }, false),
+	setting.Bool("AXES_NEVER_LOCKOUT_GET", "NeverLockoutGET", func(c *Config) *bool { return &c.NeverLockoutGET }, false),
+	setting.Int("AXES_IPV6_PREFIX", "IPv6Prefix", "a prefix length from 1 to 128", 1, func(c *Config) *int { return &c.IPv6Prefix }),
+}
+
+// httpSettings are read only by httpaxes: how it finds the client and the
+// username in a request, and how it answers a locked-out client. They go
+// to httpaxes's own registry when their fields do.
+var httpSettings = []setting.Row[Config]{
+	setting.String("AXES_USERNAME_FORM_FIELD", "UsernameFormField", func(c *Config) *string { return &c.UsernameFormField }),
+	setting.Prefixes("AXES_IPWARE_PROXY_TRUSTED_IPS", "TrustedProxies", func(c *Config) *[]netip.Prefix { return &c.TrustedProxies }),
+	setting.Int("AXES_IPWARE_PROXY_COUNT", "ProxyCount", "a whole number of at least 0", 0, func(c *Config) *int { return &c.ProxyCount }),
+	{
+		Env: "AXES_IPWARE_META_PRECEDENCE_ORDER", Field: "ForwardedHeader",
+		Help: `a header name such as X-Forwarded-For (or Django's HTTP_X_FORWARDED_FOR)`,
+		Set: func(c *Config, v string) error {
+			h, err := parseHeaderName(v)
+			if err != nil {
+				return err
+			}
+			c.ForwardedHeader = h
+			return nil
+		},
+		Get: func(c *Config) string { return c.ForwardedHeader },
+	},
+	setting.Int("AXES_HTTP_RESPONSE_CODE", "HTTPResponseCode", "an HTTP status from 400 to 599", 400, func(c *Config) *int { return &c.HTTPResponseCode }),
+	setting.String("AXES_LOCKOUT_URL", "LockoutURL", func(c *Config) *string { return &c.LockoutURL }),
+	setting.String("AXES_LOCKOUT_TEMPLATE", "LockoutTemplate", func(c *Config) *string { return &c.LockoutTemplate }),
+	setting.String("AXES_COOLOFF_MESSAGE", "CoolOffMessage", func(c *Config) *string { return &c.CoolOffMessage }),
+	setting.String("AXES_PERMALOCK_MESSAGE", "PermalockMessage", func(c *Config) *string { return &c.PermalockMessage }),
+	setting.String("AXES_ALLOWED_CORS_ORIGINS", "AllowedCORSOrigins", func(c *Config) *string { return &c.AllowedCORSOrigins }),
+}
+
+// logSettings are what the audit log records and keeps.
+var logSettings = []setting.Row[Config]{
+	setting.Bool("AXES_DISABLE_ACCESS_LOG", "DisableAccessLog", func(c *Config) *bool { return &c.DisableAccessLog }, false),
+	setting.Bool("AXES_ENABLE_ACCESS_FAILURE_LOG", "EnableAccessFailureLog", func(c *Config) *bool { return &c.EnableAccessFailureLog }, false),
+	setting.Int("AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT", "AccessFailureLogPerUserLimit", "a whole number of at least 0", 0, func(c *Config) *int { return &c.AccessFailureLogPerUserLimit }),
+}
+
+// checkSettings are about the checks themselves.
+var checkSettings = []setting.Row[Config]{
+	setting.List("AXES_SILENCED_CHECKS", "SilencedChecks", "a comma-separated list of check codes such as axes.W006", func(c *Config) *[]string { return &c.SilencedChecks }),
+}
