@@ -7,19 +7,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/goaxes/axes/internal/setting"
 )
-
-// ParseDuration parses a duration with units ("15m", "1h30m", "90s"); "0"
-// means none. A bare number is rejected: django-axes reads
-// AXES_COOLOFF_TIME=2 as two hours, and guessing the unit is how lockouts go
-// wrong.
-func ParseDuration(v string) (time.Duration, error) { return setting.ParseDuration(v) }
-
-// ParsePrefix parses one address or CIDR prefix (masked to its network).
-func ParsePrefix(s string) (netip.Prefix, error) { return setting.ParsePrefix(s) }
 
 // foldPrefixes folds each prefix as client addresses are compared with it
 // (see [setting.FoldPrefix]).
@@ -103,7 +93,7 @@ func parseTiers(v string) ([]Tier, error) {
 			return nil, errors.New(`not a JSON list of {"failures": N, "cooloff": "15m"}`)
 		}
 		for _, it := range items {
-			d, err := ParseDuration(it.CoolOff)
+			d, err := setting.ParseDuration(it.CoolOff)
 			if err != nil {
 				return nil, fmt.Errorf("tier %d: %v", it.Failures, err)
 			}
@@ -119,7 +109,7 @@ func parseTiers(v string) ([]Tier, error) {
 			if err != nil || f < 1 {
 				return nil, fmt.Errorf("%q: failures must be a whole number of at least 1", part)
 			}
-			c, err := ParseDuration(d)
+			c, err := setting.ParseDuration(d)
 			if err != nil {
 				return nil, fmt.Errorf("%q: %v", part, err)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes/internal/norm"
+	"github.com/goaxes/axes/internal/setting"
 	"github.com/goaxes/axes/storage"
 )
 
@@ -98,7 +99,7 @@ func (g *Guard) AddRule(ctx context.Context, r storage.Rule) error {
 	if !r.Prefix.IsValid() {
 		return fmt.Errorf("axes: rule: invalid prefix")
 	}
-	p, err := ParsePrefix(r.Prefix.String())
+	p, err := setting.ParsePrefix(r.Prefix.String())
 	if err != nil {
 		return err
 	}
@@ -120,7 +121,7 @@ func (g *Guard) RemoveRule(ctx context.Context, p netip.Prefix, a storage.Action
 	if !ok {
 		return false, fmt.Errorf("axes: the store cannot keep allow/deny rules: %w", errors.ErrUnsupported)
 	}
-	p, err := ParsePrefix(p.String())
+	p, err := setting.ParsePrefix(p.String())
 	if err != nil {
 		return false, err
 	}

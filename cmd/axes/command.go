@@ -17,6 +17,7 @@ import (
 
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/internal/norm"
+	"github.com/goaxes/axes/internal/setting"
 	"github.com/goaxes/axes/sqlstore"
 	"github.com/goaxes/axes/storage"
 )
@@ -343,7 +344,7 @@ func filterIP(v string, ipv6Prefix int) (string, error) {
 		return norm.GroupIP(a, ipv6Prefix), nil
 	}
 	if strings.Contains(v, "/") {
-		p, err := axes.ParsePrefix(v)
+		p, err := setting.ParsePrefix(v)
 		if err != nil {
 			return "", err
 		}

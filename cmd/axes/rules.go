@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/internal/setting"
 	"github.com/goaxes/axes/storage"
 )
 
@@ -70,7 +71,7 @@ func ruleText(p netip.Prefix) string {
 
 // rulePrefix parses the IP-OR-CIDR argument.
 func rulePrefix(cmd *command, stderr io.Writer, arg string) (netip.Prefix, error) {
-	p, err := axes.ParsePrefix(arg)
+	p, err := setting.ParsePrefix(arg)
 	if err != nil {
 		return p, cmd.usageError(stderr, "bad IP-OR-CIDR argument %q: %v", arg, err)
 	}
@@ -112,7 +113,7 @@ func (c *cli) ruleAdd(ctx context.Context, args []string, action storage.Action)
 	}
 	var life time.Duration
 	if *ttl != "" {
-		if life, err = axes.ParseDuration(*ttl); err != nil {
+		if life, err = setting.ParseDuration(*ttl); err != nil {
 			return cmd.usageError(c.stderr, "--ttl %q: %v", *ttl, err)
 		}
 	}
