@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/goaxes/axes/internal/wire"
 	"github.com/goaxes/axes/storage"
 )
 
@@ -112,7 +113,7 @@ func (t *Ticket) Identity() Identity { return t.id }
 // are given back.
 func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 	now := g.now()
-	g.wired[WiredCheck].Store(true)
+	g.wired[wire.Check].Store(true)
 	if g.cfg.Disabled {
 		return &Ticket{g: g, id: id, at: now, disabled: true}, nil
 	}

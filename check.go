@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/goaxes/axes/internal/wire"
 	"github.com/goaxes/axes/storage"
 )
 
@@ -90,6 +91,8 @@ const (
 	checkLimitBelowOne
 	checkOnlyAllowlistEmpty
 	checkSchemaAhead
+	checkNoRuleStore
+	checkNoAuditLog
 	checkUnknownSilenced
 	checkCount
 )
@@ -114,6 +117,8 @@ var checkTable = [checkCount]CheckInfo{
 	checkLimitBelowOne:      {"axes.E103", LevelError, "the failure limit is below 1"},
 	checkOnlyAllowlistEmpty: {"axes.E104", LevelError, "only the allow list may log in, and it is empty"},
 	checkSchemaAhead:        {"axes.W105", LevelWarning, "the database schema is newer than this build"},
+	checkNoRuleStore:        {"axes.W106", LevelWarning, "the store keeps no operators' allow/deny rules (a wrapping store must implement Unwrap)"},
+	checkNoAuditLog:         {"axes.W107", LevelWarning, "the audit log is on but nothing records it (a wrapping store must implement Unwrap)"},
 	checkUnknownSilenced:    {"axes.I001", LevelInfo, "silenced_checks names a code that does not exist"},
 }
 
@@ -213,6 +218,10 @@ func CheckStore(ctx context.Context, s storage.Store) []Finding {
 		fs = append(fs, checkProcessLocalStore.finding("The store keeps its counters in this process: instances of the application do not share them, and a restart forgets every lockout.",
 			"Use a shared store (SQLite for one host; a database server for several) unless this runs as one process on purpose."))
 	}
+	if _, ok := storage.Find[storage.RuleStore](s); !ok {
+		fs = append(fs, checkNoRuleStore.finding("The store keeps no allow/deny rules: axes allow and axes deny cannot reach this application.",
+			"A store that wraps another (metrics, tracing) must implement Unwrap() storage.Store, or forward storage.RuleStore."))
+	}
 	if p, ok := storage.Find[storage.Pinger](s); ok {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := p.Ping(pctx)
@@ -245,38 +254,33 @@ func Silence(fs []Finding, silenced []string) []Finding {
 
 // Check runs every check that applies to the guard: its configuration, its
 // store, and whether the application wired the guard in (W002: no lockout
-// response is rendered; W003: no credential check runs under the guard; an
-// application marks these with [Guard.MarkWired], which httpaxes does). The
-// silenced codes are left out. Call it at start-up, after wiring.
+// response is rendered; W003: no credential check runs under the guard;
+// httpaxes.New marks both, and the first admission marks W003; an
+// application that renders lockouts itself silences W002). The silenced
+// codes are left out. Call it at start-up, after wiring.
 func (g *Guard) Check(ctx context.Context) []Finding {
 	fs := g.raw.Check()
 	fs = append(fs, CheckStore(ctx, g.store)...)
-	if !g.wired[WiredResponse].Load() {
-		fs = append(fs, checkResponseNotWired.finding("No lockout response is wired: nothing renders the 429 for locked-out clients.",
-			"Wrap the login handler with httpaxes.Middleware.Protect, or render the verdict yourself and call guard.MarkWired(axes.WiredResponse)."))
+	if g.audit == nil && (!g.cfg.DisableAccessLog || g.cfg.EnableAccessFailureLog) {
+		fs = append(fs, checkNoAuditLog.finding("The audit log is on, but neither the store nor axes.WithAuditLog records it: logins and failures are not logged.",
+			"A store that wraps another must implement Unwrap() storage.Store; or pass axes.WithAuditLog; or set AXES_DISABLE_ACCESS_LOG=true."))
 	}
-	if !g.wired[WiredCheck].Load() {
+	if !g.wired[wire.Response].Load() {
+		fs = append(fs, checkResponseNotWired.finding("No lockout response is wired: nothing renders the 429 for locked-out clients.",
+			"Wrap the login handler with httpaxes.Middleware.Protect; if the application renders the lockout response itself, silence axes.W002."))
+	}
+	if !g.wired[wire.Check].Load() {
 		fs = append(fs, checkCheckNotWrapped.finding("The credential check is not wrapped: nothing admits attempts before the password is checked.",
 			"Use httpaxes.Middleware.Protect or guard.Authenticate around the password check."))
 	}
 	return Silence(fs, g.raw.SilencedChecks)
 }
 
-// Wiring names a part of the integration that [Guard.Check] looks for.
-type Wiring int
-
-// The parts of the integration.
-const (
-	WiredResponse Wiring = iota // a lockout response is rendered (httpaxes)
-	WiredCheck                  // credential checks run under the guard
-	wiredCount
-)
-
-// MarkWired tells the guard that a part of the integration is in place.
-// httpaxes.New marks both; Admit marks WiredCheck when first called.
-func (g *Guard) MarkWired(w Wiring) {
-	if w >= 0 && w < wiredCount {
-		g.wired[w].Store(true)
+func init() {
+	wire.Mark = func(g any, part int) {
+		if g, ok := g.(*Guard); ok && part >= 0 && part < wire.Parts {
+			g.wired[part].Store(true)
+		}
 	}
 }
 

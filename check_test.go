@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goaxes/axes/internal/wire"
 )
 
 func codes(fs []Finding) []string {
@@ -57,18 +59,19 @@ func (p pingStore) Migrate(context.Context) ([]string, error)       { return nil
 func (p pingStore) SchemaVersion(context.Context) (int, int, error) { return p.cur, 2, nil }
 
 func TestGuardCheck(t *testing.T) {
+	// The map store keeps no rules and no audit log: W106, W107.
 	g, err := New(pingStore{mapStore: newMapStore(), cur: 1}, Config{SilencedChecks: []string{"axes.W002"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := codes(g.Check(context.Background()))
-	if want := []string{"axes.E102", "axes.W003"}; !slices.Equal(got, want) {
+	if want := []string{"axes.W106", "axes.E102", "axes.W107", "axes.W003"}; !slices.Equal(got, want) {
 		t.Errorf("Check() = %v, want %v", got, want)
 	}
-	g.MarkWired(WiredCheck)
-	g2, _ := New(pingStore{mapStore: newMapStore(), err: errors.New("connection refused"), cur: 2}, Config{})
-	g2.MarkWired(WiredResponse)
-	g2.MarkWired(WiredCheck)
+	wire.Mark(g, wire.Check)
+	g2, _ := New(pingStore{mapStore: newMapStore(), err: errors.New("connection refused"), cur: 2}, Config{DisableAccessLog: true, SilencedChecks: []string{"axes.W106"}})
+	wire.Mark(g2, wire.Response)
+	wire.Mark(g2, wire.Check)
 	if got, want := codes(g2.Check(context.Background())), []string{"axes.E101"}; !slices.Equal(got, want) {
 		t.Errorf("unreachable store: Check() = %v, want %v", got, want)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes/internal/norm"
+	"github.com/goaxes/axes/internal/wire"
 	"github.com/goaxes/axes/storage"
 )
 
@@ -217,7 +218,7 @@ type Guard struct {
 	log   *slog.Logger
 	hooks Hooks
 	lease time.Duration           // how long a reservation may stay unsettled
-	wired [wiredCount]atomic.Bool // for Check: W002, W003
+	wired [wire.Parts]atomic.Bool // for Check: W002, W003
 	rules ruleCache               // operators' allow/deny rules from the store
 }
 

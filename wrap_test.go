@@ -72,3 +72,27 @@ func TestConfigSlicesAreCopied(t *testing.T) {
 		t.Errorf("Config() shares its slices: %v", got)
 	}
 }
+
+// opaqueStore wraps a store without saying so: the capabilities underneath
+// are out of reach, and Guard.Check says so loudly.
+type opaqueStore struct{ storage.Store }
+
+func TestWrapperWithoutUnwrapIsReported(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		store storage.Store
+		want  []string
+	}{
+		{"unwraps", &countingStore{Store: memstore.New()}, nil},
+		{"hides", opaqueStore{memstore.New()}, []string{"axes.W106", "axes.W107"}},
+	} {
+		g, err := New(tc.store, Config{SilencedChecks: []string{"axes.W001", "axes.W002", "axes.W003"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := codes(g.Check(ctx)); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Check() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/internal/wire"
 )
 
 // DefaultMaxBodyBytes is the largest body (form or JSON) of a guarded
@@ -220,8 +221,8 @@ func New(g *axes.Guard, s Settlement, opts ...Option) (*Middleware, error) {
 	m.sniffer = newJSONSniffer(cfg.UsernameFormField)
 	// The middleware renders lockouts and admits attempts before the check:
 	// guard.Check need not warn about either (axes.W002, axes.W003).
-	g.MarkWired(axes.WiredResponse)
-	g.MarkWired(axes.WiredCheck)
+	wire.Mark(g, wire.Response)
+	wire.Mark(g, wire.Check)
 	return m, nil
 }
 
