@@ -122,22 +122,6 @@ func loadConfig(fs *flag.FlagSet, c commonFlags, sf settingFlags, lookup env) (a
 	return s.cfg, s.cfg.Validate()
 }
 
-// fmtDuration writes a duration as the settings read it: "0", "15m",
-// "1h30m".
-func fmtDuration(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 // configEntry is one line of axes config.
 type configEntry struct {
 	Key    string `json:"key"`

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/internal/setting"
 	"github.com/goaxes/axes/internal/norm"
 	"github.com/goaxes/axes/storage"
 )
@@ -350,7 +351,7 @@ func policyText(p storage.Policy) string {
 	case len(p.Tiers) > 1:
 		parts := make([]string, len(p.Tiers))
 		for i, t := range p.Tiers {
-			c := fmtDuration(micros(t.CoolOff))
+			c := setting.FormatDuration(micros(t.CoolOff))
 			if t.CoolOff == 0 {
 				c = "until reset"
 			}
@@ -358,13 +359,13 @@ func policyText(p storage.Policy) string {
 		}
 		lock = "tiers " + strings.Join(parts, "; ")
 	case len(p.Tiers) == 1 && p.Tiers[0].CoolOff > 0:
-		lock = "locked for " + fmtDuration(micros(p.Tiers[0].CoolOff)) + " after the last failure"
+		lock = "locked for " + setting.FormatDuration(micros(p.Tiers[0].CoolOff)) + " after the last failure"
 	default:
 		lock = "locked until reset"
 	}
 	window := "never"
 	if p.Window > 0 {
-		window = fmtDuration(micros(p.Window)) + " after the last failure"
+		window = setting.FormatDuration(micros(p.Window)) + " after the last failure"
 	}
 	return fmt.Sprintf("limit %d; %s; count forgotten: %s", p.Limit, lock, window)
 }
