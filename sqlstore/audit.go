@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
 // LogLogin records a successful login in the access log.
-func (s *Store) LogLogin(ctx context.Context, e axes.AccessEntry) error {
+func (s *Store) LogLogin(ctx context.Context, e storage.AccessEntry) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (s *Store) LogLogout(ctx context.Context, username, sessionHash string, at 
 // LogFailure records a failed attempt and, when perUser > 0, deletes the
 // oldest failure entries of the username beyond the newest perUser, in the
 // same transaction. Entries are ordered by attempt time, then by insertion.
-func (s *Store) LogFailure(ctx context.Context, e axes.FailureEntry, perUser int) error {
+func (s *Store) LogFailure(ctx context.Context, e storage.FailureEntry, perUser int) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
@@ -90,27 +90,31 @@ func (s *Store) trimSQL() (cut, trim string) {
 
 // AccessLog returns the access log entries of username ("" for every user),
 // newest first; limit 0 returns all.
-func (s *Store) AccessLog(ctx context.Context, username string, limit int) ([]axes.AccessEntry, error) {
+func (s *Store) AccessLog(ctx context.Context, username string, limit int) ([]storage.AccessEntry, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
 	q, args := s.logQuery("attempt_time, username, ip, user_agent, path, session_hash, logout_time", s.accessLog, username, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: access log: %w", err)
-	}
-	defer rows.Close()
-	var out []axes.AccessEntry
-	for rows.Next() {
-		var e axes.AccessEntry
-		var t, logout int64
-		if err := rows.Scan(&t, &e.Username, &e.IP, &e.UserAgent, &e.Path, &e.SessionHash, &logout); err != nil {
-			return nil, fmt.Errorf("sqlstore: access log: %w", err)
+	var out []storage.AccessEntry
+	err := s.read(ctx, func(ctx context.Context, db querier) error {
+		out = out[:0]
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
 		}
-		e.Time, e.LogoutTime = decTime(t), decTime(logout)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var e storage.AccessEntry
+			var t, logout int64
+			if err := rows.Scan(&t, &e.Username, &e.IP, &e.UserAgent, &e.Path, &e.SessionHash, &logout); err != nil {
+				return err
+			}
+			e.Time, e.LogoutTime = decTime(t), decTime(logout)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlstore: access log: %w", err)
 	}
 	return out, nil
@@ -118,27 +122,31 @@ func (s *Store) AccessLog(ctx context.Context, username string, limit int) ([]ax
 
 // FailureLog returns the failure log entries of username ("" for every
 // user), newest first; limit 0 returns all.
-func (s *Store) FailureLog(ctx context.Context, username string, limit int) ([]axes.FailureEntry, error) {
+func (s *Store) FailureLog(ctx context.Context, username string, limit int) ([]storage.FailureEntry, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
 	q, args := s.logQuery("attempt_time, username, ip, user_agent, path, locked_out", s.failureLog, username, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: failure log: %w", err)
-	}
-	defer rows.Close()
-	var out []axes.FailureEntry
-	for rows.Next() {
-		var e axes.FailureEntry
-		var t, locked int64
-		if err := rows.Scan(&t, &e.Username, &e.IP, &e.UserAgent, &e.Path, &locked); err != nil {
-			return nil, fmt.Errorf("sqlstore: failure log: %w", err)
+	var out []storage.FailureEntry
+	err := s.read(ctx, func(ctx context.Context, db querier) error {
+		out = out[:0]
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
 		}
-		e.Time, e.LockedOut = decTime(t), locked != 0
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var e storage.FailureEntry
+			var t, locked int64
+			if err := rows.Scan(&t, &e.Username, &e.IP, &e.UserAgent, &e.Path, &locked); err != nil {
+				return err
+			}
+			e.Time, e.LockedOut = decTime(t), locked != 0
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("sqlstore: failure log: %w", err)
 	}
 	return out, nil

@@ -99,6 +99,7 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	for i, m := range s.migrations {
 		did := false
 		err := s.write(ctx, func(ctx context.Context, c *sql.Conn) error {
+			did = false // a retry starts afresh
 			if i == 0 {
 				if _, err := c.ExecContext(ctx, createVersion); err != nil {
 					return err
@@ -135,21 +136,31 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 }
 
 // SchemaVersion reports the highest migration version applied to the
-// database (0 without a schema) and the latest version this build has.
+// database (0 without a schema) and the latest version this build has. Like
+// every operation of the store, it retries while the database is busy (a
+// second process may be creating the schema at that moment).
 func (s *Store) SchemaVersion(ctx context.Context) (current, latest int, err error) {
 	if err := s.usable(ctx); err != nil {
 		return 0, 0, err
 	}
-	var exists int64
-	if err := s.db.QueryRowContext(ctx, s.d.TableExists(), s.versionTable).Scan(&exists); err != nil {
+	err = s.read(ctx, func(ctx context.Context, db querier) error {
+		current = 0
+		var exists int64
+		if err := db.QueryRowContext(ctx, s.d.TableExists(), s.versionTable).Scan(&exists); err != nil {
+			return err
+		}
+		if exists == 0 {
+			return nil
+		}
+		var cur sql.NullInt64
+		if err := db.QueryRowContext(ctx, "SELECT MAX(version) FROM "+s.versionTable).Scan(&cur); err != nil {
+			return err
+		}
+		current = int(cur.Int64)
+		return nil
+	})
+	if err != nil {
 		return 0, s.latest, fmt.Errorf("sqlstore: schema version: %w", err)
 	}
-	if exists == 0 {
-		return 0, s.latest, nil
-	}
-	var cur sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, "SELECT MAX(version) FROM "+s.versionTable).Scan(&cur); err != nil {
-		return 0, s.latest, fmt.Errorf("sqlstore: schema version: %w", err)
-	}
-	return int(cur.Int64), s.latest, nil
+	return current, s.latest, nil
 }

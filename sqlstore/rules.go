@@ -8,15 +8,13 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
-var _ axes.RuleStore = (*Store)(nil)
-
-func ruleKey(p netip.Prefix, a axes.Action) string { return string(a) + " " + p.String() }
+func ruleKey(p netip.Prefix, a storage.Action) string { return string(a) + " " + p.String() }
 
 // PutRule adds or replaces an operator's allow or deny rule.
-func (s *Store) PutRule(ctx context.Context, r axes.Rule) error {
+func (s *Store) PutRule(ctx context.Context, r storage.Rule) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
@@ -30,7 +28,7 @@ func (s *Store) PutRule(ctx context.Context, r axes.Rule) error {
 }
 
 // DeleteRule removes a rule and reports whether it existed.
-func (s *Store) DeleteRule(ctx context.Context, p netip.Prefix, a axes.Action) (bool, error) {
+func (s *Store) DeleteRule(ctx context.Context, p netip.Prefix, a storage.Action) (bool, error) {
 	if err := s.ready(ctx); err != nil {
 		return false, err
 	}
@@ -43,25 +41,29 @@ func (s *Store) DeleteRule(ctx context.Context, p netip.Prefix, a axes.Action) (
 }
 
 // Rules returns the rules in force at now, ordered by key.
-func (s *Store) Rules(ctx context.Context, now time.Time) ([]axes.Rule, error) {
+func (s *Store) Rules(ctx context.Context, now time.Time) ([]storage.Rule, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
 	q := fmt.Sprintf("SELECT prefix, action, reason, created, expires FROM %s WHERE expires = 0 OR expires > %s ORDER BY rule_key",
 		s.rule, s.d.Placeholder(1))
-	rows, err := s.db.QueryContext(ctx, q, encTime(now))
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: rules: %w", err)
-	}
-	out, err := scanRules(rows)
+	var out []storage.Rule
+	err := s.read(ctx, func(ctx context.Context, db querier) error {
+		rows, err := db.QueryContext(ctx, q, encTime(now))
+		if err != nil {
+			return err
+		}
+		out, err = scanRules(rows)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: rules: %w", err)
 	}
 	return out, nil
 }
 
-func scanRules(rows *sql.Rows) ([]axes.Rule, error) {
-	var out []axes.Rule
+func scanRules(rows *sql.Rows) ([]storage.Rule, error) {
+	var out []storage.Rule
 	for rows.Next() {
 		var (
 			prefix, action, reason string
@@ -76,7 +78,7 @@ func scanRules(rows *sql.Rows) ([]axes.Rule, error) {
 			rows.Close()
 			return nil, fmt.Errorf("stored rule prefix %q: %w", prefix, err)
 		}
-		out = append(out, axes.Rule{Prefix: p, Action: axes.Action(action), Reason: reason,
+		out = append(out, storage.Rule{Prefix: p, Action: storage.Action(action), Reason: reason,
 			Created: decTime(created), Expires: decTime(expires)})
 	}
 	return out, errors.Join(rows.Err(), rows.Close())

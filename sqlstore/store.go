@@ -4,30 +4,33 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
 // Compile-time checks of the capabilities the store implements.
 var (
-	_ axes.Store     = (*Store)(nil)
-	_ axes.Lister    = (*Store)(nil)
-	_ axes.Deleter   = (*Store)(nil)
-	_ axes.Purger    = (*Store)(nil)
-	_ axes.Migrator  = (*Store)(nil)
-	_ axes.Pinger    = (*Store)(nil)
-	_ axes.AuditLog  = (*Store)(nil)
-	_ axes.LogReader = (*Store)(nil)
-	_ axes.LogPruner = (*Store)(nil)
+	_ storage.Store     = (*Store)(nil)
+	_ storage.Lister    = (*Store)(nil)
+	_ storage.Purger    = (*Store)(nil)
+	_ storage.Migrator  = (*Store)(nil)
+	_ storage.Pinger    = (*Store)(nil)
+	_ storage.AuditLog  = (*Store)(nil)
+	_ storage.LogReader = (*Store)(nil)
+	_ storage.LogPruner = (*Store)(nil)
+	_ storage.RuleStore = (*Store)(nil)
 )
 
 // DefaultTablePrefix is the prefix of the store's table names.
@@ -57,9 +60,10 @@ type config struct {
 var prefixRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,39}$`)
 
 // TablePrefix sets the prefix of the table names (default "axes_"): the
-// tables are PREFIXattempt, PREFIXaccess_log, PREFIXaccess_failure_log and
-// PREFIXschema_version. The prefix must be a plain SQL identifier of at most
-// 40 characters (letters, digits, underscores; not starting with a digit).
+// tables are PREFIXattempt, PREFIXaccess_log, PREFIXaccess_failure_log,
+// PREFIXrule and PREFIXschema_version. The prefix must be a plain SQL
+// identifier of at most 40 characters (letters, digits, underscores; not
+// starting with a digit).
 func TablePrefix(prefix string) Option {
 	return func(c *config) error {
 		if !prefixRE.MatchString(prefix) {
@@ -78,11 +82,12 @@ func AutoMigrate() Option {
 	return func(c *config) error { c.autoMigrate = true; return nil }
 }
 
-// Store is an [axes.Store] in an SQL database, with the optional
-// capabilities of [axes.Lister], [axes.Deleter], [axes.Purger],
-// [axes.Migrator], [axes.Pinger], [axes.AuditLog], [axes.LogReader] and
-// [axes.LogPruner]. It is safe for concurrent use, and its operations are
-// atomic across every process that uses the same database.
+// Store is a [storage.Store] in an SQL database, with the optional
+// capabilities [storage.Lister], [storage.Purger], [storage.Migrator],
+// [storage.Pinger], [storage.AuditLog], [storage.LogReader],
+// [storage.LogPruner] and [storage.RuleStore]. It is safe for concurrent
+// use, and its operations are atomic across every process that uses the
+// same database.
 //
 // Every operation runs on the store's own *sql.DB, in its own transaction:
 // never inside a transaction of the application, so a request that rolls
@@ -97,8 +102,8 @@ type Store struct {
 	prefix                                       string
 	attempt, accessLog, failureLog, versionTable string
 	rule                                         string
-	// Prebuilt statements.
-	upsertSQL, deleteKeySQL string
+	// Prebuilt statements of Do.
+	insertSQL, updateSQL, deleteKeySQL string
 
 	writers   chan struct{} // nil: no limit
 	migrateMu sync.Mutex
@@ -143,15 +148,24 @@ func New(db *sql.DB, d Dialect, opts ...Option) (*Store, error) {
 		versionTable: c.prefix + "schema_version",
 		rule:         c.prefix + "rule",
 	}
-	s.upsertSQL = d.Upsert(s.attempt, recordCols, "bucket_key")
-	s.deleteKeySQL = fmt.Sprintf("DELETE FROM %s WHERE bucket_key = %s", s.attempt, d.Placeholder(1))
+	p := d.Placeholder
+	s.insertSQL = d.Upsert(s.attempt, bucketCols, "bucket_key")
+	var set strings.Builder
+	for i, c := range stateCols[1:] {
+		if i > 0 {
+			set.WriteString(", ")
+		}
+		fmt.Fprintf(&set, "%s = %s", c, p(i+1))
+	}
+	s.updateSQL = fmt.Sprintf("UPDATE %s SET %s WHERE bucket_key = %s", s.attempt, set.String(), p(len(stateCols)))
+	s.deleteKeySQL = fmt.Sprintf("DELETE FROM %s WHERE bucket_key = %s", s.attempt, p(1))
 	if n := d.MaxWriters(); n > 0 {
 		s.writers = make(chan struct{}, n)
 	}
 	return s, nil
 }
 
-// Close marks the store closed: later operations return [axes.ErrClosed].
+// Close marks the store closed: later operations return [storage.ErrClosed].
 // It does not close the *sql.DB, which belongs to the caller.
 func (s *Store) Close() error {
 	s.closed.Store(true)
@@ -163,7 +177,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.usable(ctx); err != nil {
 		return err
 	}
-	return s.db.PingContext(ctx)
+	return s.retry(ctx, func() error { return s.db.PingContext(ctx) })
 }
 
 // usable checks ctx and Close.
@@ -172,7 +186,7 @@ func (s *Store) usable(ctx context.Context) error {
 		return err
 	}
 	if s.closed.Load() {
-		return axes.ErrClosed
+		return storage.ErrClosed
 	}
 	return nil
 }
@@ -190,8 +204,9 @@ func (s *Store) ready(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A newer schema is accepted: migrations are additive, so an older
-	// binary keeps working during a rolling upgrade.
+	// A newer schema is accepted, so that an older binary keeps working
+	// while a rolling upgrade migrates under it, as long as the newer
+	// migrations are additive.
 	if cur >= latest {
 		s.schemaOK.Store(true)
 		return nil
@@ -203,99 +218,89 @@ func (s *Store) ready(ctx context.Context) error {
 	return err
 }
 
-// The columns of the attempt table, in the order of row's fields.
-var recordCols = []string{
-	"bucket_key", "kind", "params", "ip", "username", "user_agent", "parent",
-	"failures", "last_failure", "locked", "locked_until", "expires_at",
-	"reserved", "reserved_at", "lapsed_at",
-}
+// The columns of the attempt table. stateCols are those Do reads and
+// updates: the key and the state; bucketCols add the bucket's description,
+// written when the row is created and never changed.
+var (
+	stateCols = []string{
+		"bucket_key", "failures", "last_failure", "reserved", "older", "slot", "shares", "expires_at",
+	}
+	bucketCols = []string{
+		"bucket_key", "params", "ip", "username", "user_agent",
+		"failures", "last_failure", "reserved", "older", "slot", "shares", "expires_at",
+	}
+)
 
-var recordColList = strings.Join(recordCols, ", ")
-
-// row is a record as stored.
+// row is a state as stored: the integers as they are, the shares as the
+// JSON text that [encodeShares] writes.
 type row struct {
-	key, params, ip, username, userAgent, parent string
-	kind, failures, lastFailure, locked          int64
-	lockedUntil, expiresAt, reserved, reservedAt int64
-	lapsedAt                                     int64
-}
-
-func (r *row) args() []any {
-	return []any{r.key, r.kind, r.params, r.ip, r.username, r.userAgent, r.parent,
-		r.failures, r.lastFailure, r.locked, r.lockedUntil, r.expiresAt, r.reserved, r.reservedAt, r.lapsedAt}
+	failures, lastFailure, reserved, older, slot, expiresAt int64
+	shares                                                  string
 }
 
 func (r *row) dest() []any {
-	return []any{&r.key, &r.kind, &r.params, &r.ip, &r.username, &r.userAgent, &r.parent,
-		&r.failures, &r.lastFailure, &r.locked, &r.lockedUntil, &r.expiresAt, &r.reserved, &r.reservedAt, &r.lapsedAt}
+	return []any{&r.failures, &r.lastFailure, &r.reserved, &r.older, &r.slot, &r.shares, &r.expiresAt}
 }
 
-func toRow(rec axes.Record) row {
-	return row{
-		key: rec.Key, kind: int64(rec.Kind), params: rec.Params, ip: rec.IP,
-		username: rec.Username, userAgent: rec.UserAgent, parent: rec.Parent,
-		failures: int64(rec.Failures), lastFailure: encTime(rec.LastFailure),
-		locked: encBool(rec.Locked), lockedUntil: encTime(rec.LockedUntil),
-		expiresAt: encTime(rec.ExpiresAt),
-		reserved:  int64(rec.Reserved), reservedAt: encTime(rec.ReservedAt),
-		lapsedAt: encTime(rec.LapsedAt),
+func (r *row) state() storage.State {
+	return storage.State{
+		Failures:    clampInt(r.failures),
+		LastFailure: r.lastFailure,
+		Reserved:    clampInt(r.reserved),
+		Older:       clampInt(r.older),
+		Slot:        r.slot,
+		Shares:      decodeShares(r.shares),
+		ExpiresAt:   r.expiresAt,
 	}
 }
 
-func (r *row) record() axes.Record {
-	return axes.Record{
-		Bucket: axes.Bucket{
-			Key: r.key, Kind: axes.BucketKind(r.kind), Params: r.params, IP: r.ip,
-			Username: r.username, UserAgent: r.userAgent, Parent: r.parent,
-		},
-		Failures:    int(r.failures),
-		LastFailure: decTime(r.lastFailure),
-		Locked:      r.locked != 0,
-		LockedUntil: decTime(r.lockedUntil),
-		ExpiresAt:   decTime(r.expiresAt),
-		Reserved:    int(r.reserved),
-		ReservedAt:  decTime(r.reservedAt),
-		LapsedAt:    decTime(r.lapsedAt),
+// stateArgs are the values of stateCols[1:] for st.
+func stateArgs(st *storage.State) ([]any, error) {
+	shares, err := encodeShares(st.Shares)
+	if err != nil {
+		return nil, err
 	}
+	return []any{int64(st.Failures), st.LastFailure, int64(st.Reserved), int64(st.Older), st.Slot, shares, st.ExpiresAt}, nil
 }
 
-// expired reports whether the row is logically absent at now.
-func (r *row) expired(now int64) bool { return r.expiresAt != 0 && r.expiresAt <= now }
-
-// Times are stored as Unix nanoseconds; 0 is the zero time (so the Unix
-// epoch itself is stored as 1ns after it). Times outside
-// the range of int64 nanoseconds (years 1678 to 2262) are clamped.
-var (
-	minTime = time.Unix(0, math.MinInt64+1)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
-
-func encTime(t time.Time) int64 {
-	switch {
-	case t.IsZero():
-		return 0
-	case t.UnixNano() == 0:
-		return 1 // the epoch itself is stored 1ns later: 0 means no time
-	case t.Before(minTime):
-		return math.MinInt64 + 1
-	case t.After(maxTime):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
+func clampInt(n int64) int {
+	return int(max(min(n, math.MaxInt), math.MinInt))
 }
 
-func decTime(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
+// encodeShares writes the users' shares as a JSON array of
+// {"user":...,"failures":...} objects, or "" when there are none, so that
+// a query can tell the rows with shares by a non-empty column.
+func encodeShares(shares []storage.Share) (string, error) {
+	if len(shares) == 0 {
+		return "", nil
 	}
-	return time.Unix(0, n).UTC()
+	b, err := json.Marshal(shares)
+	if err != nil {
+		return "", fmt.Errorf("encode shares: %w", err)
+	}
+	return string(b), nil
 }
 
-func encBool(b bool) int64 {
-	if b {
-		return 1
+// decodeShares reads what encodeShares (or migration 0004) wrote. Text
+// that does not decode is read as no shares: the failures stay counted and
+// only a reset of one user can no longer take that user's part back, which
+// errs on the safe side, as [storage.MaxShares] does.
+func decodeShares(text string) []storage.Share {
+	if text == "" {
+		return nil
 	}
-	return 0
+	var shares []storage.Share
+	if err := json.Unmarshal([]byte(text), &shares); err != nil || len(shares) == 0 {
+		return nil
+	}
+	return shares
+}
+
+// sameState reports whether a and b would be stored as the same row.
+func sameState(a, b *storage.State) bool {
+	return a.Failures == b.Failures && a.LastFailure == b.LastFailure &&
+		a.Reserved == b.Reserved && a.Older == b.Older && a.Slot == b.Slot &&
+		a.ExpiresAt == b.ExpiresAt && slices.Equal(a.Shares, b.Shares)
 }
 
 // querier is a *sql.DB or a *sql.Conn.
@@ -305,105 +310,148 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Do applies op atomically; see [axes.Store]. Admissions, releases and
-// resets run in one write transaction (BEGIN IMMEDIATE on SQLite) that
-// reads the op's records, calls op.Apply and writes back the records that
-// changed. A peek only reads: it writes nothing, since the records it would
-// write back are either unchanged or expired, and every later op treats an
-// expired record as absent.
-func (s *Store) Do(ctx context.Context, op *axes.Op) (axes.Outcome, error) {
-	if op == nil {
-		return axes.Outcome{}, errors.New("sqlstore: Do: nil op")
-	}
+// maxKeysPerQuery bounds the placeholders of one read of Do: a batch with
+// more distinct keys (an operator's reset of many buckets) is read in
+// several queries, within the same transaction.
+const maxKeysPerQuery = 500
+
+// Do applies the ops in order and returns their answers; see
+// [storage.Store].
+//
+// A batch with at least one op that writes runs in one write transaction
+// (BEGIN IMMEDIATE on SQLite): one SELECT reads the rows of all the keys
+// of the batch, each op is applied with [storage.Apply] to the current
+// state of its key (so that two ops on one key see each other), and at the
+// end one statement per key whose state changed writes it: an INSERT for a
+// new bucket, an UPDATE of the state columns for an existing one, a DELETE
+// for a bucket left empty. The whole batch commits or none of it does. A
+// batch of Peeks only reads, in one SELECT outside any write transaction.
+func (s *Store) Do(ctx context.Context, ops []storage.Op) ([]storage.Answer, error) {
 	if err := s.ready(ctx); err != nil {
-		return axes.Outcome{}, err
+		return nil, err
 	}
-	keys := op.Keys()
-	now := encTime(op.Now)
-	if op.Kind == axes.OpPeek {
-		recs, _, err := s.readRecords(ctx, s.db, keys, now, "")
+	answers := make([]storage.Answer, len(ops))
+	if len(ops) == 0 {
+		return answers, nil
+	}
+	keys := make([]string, 0, len(ops))
+	writes := false
+	for i := range ops {
+		keys = append(keys, ops[i].Bucket.Key)
+		writes = writes || ops[i].Step.Kind != storage.Peek
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+
+	if !writes {
+		var stored map[string]storage.State
+		err := s.retry(ctx, func() error {
+			var err error
+			stored, err = s.readStates(ctx, s.db, keys, "")
+			return err
+		})
 		if err != nil {
-			return axes.Outcome{}, fmt.Errorf("sqlstore: read records: %w", err)
+			return nil, fmt.Errorf("sqlstore: do: %w", err)
 		}
-		_, o := op.Apply(recs)
-		return o, nil
+		for i := range ops {
+			_, answers[i] = storage.Apply(&ops[i].Step, stored[ops[i].Bucket.Key])
+		}
+		return answers, nil
 	}
-	var o axes.Outcome
+
 	err := s.write(ctx, func(ctx context.Context, c *sql.Conn) error {
-		recs, stored, err := s.readRecords(ctx, c, keys, now, s.d.ForUpdate())
+		stored, err := s.readStates(ctx, c, keys, s.d.ForUpdate())
 		if err != nil {
 			return err
 		}
-		out, oc := op.Apply(recs)
-		for _, rec := range out {
-			old, had := stored[rec.Key]
-			if rec.Empty() {
+		cur := maps.Clone(stored)
+		first := make(map[string]*storage.Bucket, len(keys)) // the bucket of each key's first op
+		for i := range ops {
+			op := &ops[i]
+			k := op.Bucket.Key
+			if _, ok := first[k]; !ok {
+				first[k] = &op.Bucket
+			}
+			st, a := storage.Apply(&op.Step, cur[k])
+			answers[i] = a
+			if op.Step.Kind != storage.Peek {
+				cur[k] = st
+			}
+		}
+		for _, k := range keys { // in key order, as a row-locking database wants
+			st := cur[k]
+			old, had := stored[k]
+			switch {
+			case st.Empty():
 				if had {
-					if _, err := c.ExecContext(ctx, s.deleteKeySQL, rec.Key); err != nil {
+					if _, err := c.ExecContext(ctx, s.deleteKeySQL, k); err != nil {
 						return err
 					}
-					delete(stored, rec.Key)
 				}
-				continue
+			case had:
+				if sameState(&old, &st) {
+					continue
+				}
+				args, err := stateArgs(&st)
+				if err != nil {
+					return err
+				}
+				if _, err := c.ExecContext(ctx, s.updateSQL, append(args, k)...); err != nil {
+					return err
+				}
+			default:
+				args, err := stateArgs(&st)
+				if err != nil {
+					return err
+				}
+				b := first[k]
+				args = append([]any{k, b.Params, b.IP, b.Username, b.UserAgent}, args...)
+				if _, err := c.ExecContext(ctx, s.insertSQL, args...); err != nil {
+					return err
+				}
 			}
-			r := toRow(rec)
-			if had && old == r {
-				continue
-			}
-			if _, err := c.ExecContext(ctx, s.upsertSQL, r.args()...); err != nil {
-				return err
-			}
-			stored[rec.Key] = r
 		}
-		o = oc
 		return nil
 	})
 	if err != nil {
-		return axes.Outcome{}, fmt.Errorf("sqlstore: do: %w", err)
+		return nil, fmt.Errorf("sqlstore: do: %w", err)
 	}
-	return o, nil
+	return answers, nil
 }
 
-// readRecords reads the records of keys. recs[i] is the record of keys[i],
-// or a zero Record when it is missing or expired at now; stored holds every
-// row found, expired or not.
-func (s *Store) readRecords(ctx context.Context, q querier, keys []string, now int64, suffix string) (recs []axes.Record, stored map[string]row, err error) {
-	recs = make([]axes.Record, len(keys))
-	stored = make(map[string]row, len(keys))
-	if len(keys) == 0 {
-		return recs, stored, nil
-	}
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
-	}
-	rows, err := q.QueryContext(ctx, s.selectSQL(len(keys))+suffix, args...)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(r.dest()...); err != nil {
-			return nil, nil, err
+// readStates reads the stored states of keys (distinct), expired or not;
+// a key without a row is missing from the map.
+func (s *Store) readStates(ctx context.Context, q querier, keys []string, suffix string) (map[string]storage.State, error) {
+	out := make(map[string]storage.State, len(keys))
+	for chunk := range slices.Chunk(keys, maxKeysPerQuery) {
+		args := make([]any, len(chunk))
+		for i, k := range chunk {
+			args[i] = k
 		}
-		stored[r.key] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-	for i, k := range keys {
-		if r, ok := stored[k]; ok && !r.expired(now) {
-			recs[i] = r.record()
+		rows, err := q.QueryContext(ctx, s.selectSQL(len(chunk))+suffix, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k string
+			var r row
+			if err := rows.Scan(append([]any{&k}, r.dest()...)...); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[k] = r.state()
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
 		}
 	}
-	return recs, stored, nil
+	return out, nil
 }
 
-// selectSQL reads the records of n keys.
+// selectSQL reads the states of n keys.
 func (s *Store) selectSQL(n int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "SELECT %s FROM %s WHERE bucket_key IN (", recordColList, s.attempt)
+	fmt.Fprintf(&b, "SELECT %s FROM %s WHERE bucket_key IN (", strings.Join(stateCols, ", "), s.attempt)
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -414,21 +462,14 @@ func (s *Store) selectSQL(n int) string {
 	return b.String()
 }
 
-// write runs fn in a write transaction on a connection of its own, and runs
-// it again from the start while the dialect reports that the transaction
-// lost a race for a lock, with a growing randomised pause, until ctx ends.
-func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Conn) error) error {
-	if s.writers != nil {
-		select {
-		case s.writers <- struct{}{}:
-			defer func() { <-s.writers }()
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+// retry runs fn, and runs it again while the dialect reports that it lost
+// a race for a lock (SQLite: SQLITE_BUSY, which a reader can meet too, for
+// example while another process creates the schema or switches a fresh
+// file to WAL), with a growing randomised pause, until ctx ends.
+func (s *Store) retry(ctx context.Context, fn func() error) error {
 	pause := time.Millisecond
 	for {
-		err := s.writeOnce(ctx, fn)
+		err := fn()
 		if err == nil || !s.d.Retryable(err) {
 			return err
 		}
@@ -441,6 +482,27 @@ func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Conn) e
 		}
 		pause = min(2*pause, 250*time.Millisecond)
 	}
+}
+
+// read runs a reading fn with [Store.retry]; fn must start afresh each
+// time it is called.
+func (s *Store) read(ctx context.Context, fn func(context.Context, querier) error) error {
+	return s.retry(ctx, func() error { return fn(ctx, s.db) })
+}
+
+// write runs fn in a write transaction on a connection of its own, and runs
+// it again from the start (see [Store.retry]) while the transaction loses
+// a race for a lock.
+func (s *Store) write(ctx context.Context, fn func(context.Context, *sql.Conn) error) error {
+	if s.writers != nil {
+		select {
+		case s.writers <- struct{}{}:
+			defer func() { <-s.writers }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.retry(ctx, func() error { return s.writeOnce(ctx, fn) })
 }
 
 func (s *Store) writeOnce(ctx context.Context, fn func(context.Context, *sql.Conn) error) (err error) {
@@ -497,4 +559,42 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, err
 		return err
 	})
 	return n, err
+}
+
+// The audit log and the rules keep their times as Unix nanoseconds (0 for
+// the zero time, so the Unix epoch itself is stored as 1ns after it), as
+// they were before the attempt table moved to microseconds: a time.Time
+// round-trips exactly. Times outside the range of int64 nanoseconds (years
+// 1678 to 2262) are clamped.
+var (
+	minTime = time.Unix(0, math.MinInt64+1)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+func encTime(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.UnixNano() == 0:
+		return 1 // the epoch itself is stored 1ns later: 0 means no time
+	case t.Before(minTime):
+		return math.MinInt64 + 1
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+func decTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func encBool(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
