@@ -1,9 +1,3 @@
-//go:build conformance
-
-// The conformance suite of the axestest package, which is being rewritten
-// for the storage contract (issue 6): until it builds again, run it with
-// go test -tags conformance.
-
 package sqlstore
 
 import (

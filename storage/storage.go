@@ -52,8 +52,11 @@ type Op struct {
 	Step   Step
 }
 
-// Bucket describes what a bucket counts: Key is the store key; the other
-// fields are the values the key was made from, kept for listing and resets.
+// Bucket describes what a bucket counts: Key is the store key, valid UTF-8
+// of at most about 800 bytes (the core cuts usernames and user agents to
+// 255 bytes; a store with a shorter key limit, such as memcached's 250,
+// hashes keys); the other fields are the values the key was made from,
+// kept for listing and resets.
 // A store must store them when it creates the bucket and may ignore them
 // afterwards (they never change for a key).
 type Bucket struct {

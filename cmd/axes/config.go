@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/memstore"

@@ -10,7 +10,6 @@ import (
 	"unicode"
 
 	"github.com/goaxes/axes"
-	"github.com/goaxes/axes/storage"
 )
 
 // recordJSON is one record of axes list --json.

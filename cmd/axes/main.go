@@ -30,7 +30,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/storage"
 )
 
