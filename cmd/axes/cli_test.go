@@ -350,9 +350,9 @@ func TestResetLogsAndPrune(t *testing.T) {
 		{[]string{"reset-failure-logs", "--age", "1"}, "1 logs removed.\n"},
 		{[]string{"reset-failure-logs", "--age", "0"}, "4 logs removed.\n"},
 		{[]string{"reset-failure-logs", "--age", "0"}, "No logs found.\n"},
-		// carol's records (her IP bucket, pair bucket and share) were
-		// forgotten an hour after -10d.
-		{[]string{"prune"}, "3 expired records removed.\n"},
+		// carol's buckets (her IP bucket, with her share in it, and her
+		// pair bucket) were forgotten an hour after -10d.
+		{[]string{"prune"}, "2 expired records removed.\n"},
 		{[]string{"prune"}, "No expired records found.\n"},
 	}
 	for _, s := range steps {

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
-	"github.com/goaxes/axes/internal/setting"
 	"github.com/goaxes/axes/internal/norm"
+	"github.com/goaxes/axes/internal/setting"
 	"github.com/goaxes/axes/storage"
 )
 

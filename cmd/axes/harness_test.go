@@ -417,14 +417,10 @@ func newHarness(t *testing.T, k storeKind, cfg axes.Config) *harness {
 	return h
 }
 
-// records lists the lockout records matching f.
-func (h *harness) records(t *testing.T, f axes.Filter) []axes.Record {
+// records lists the buckets matching f, as the guard judges them now.
+func (h *harness) records(t *testing.T, f axes.Filter) []axes.BucketState {
 	t.Helper()
-	l, ok := h.store.(storage.Lister)
-	if !ok {
-		t.Fatalf("store %T is not an storage.Lister", h.store)
-	}
-	recs, err := l.List(context.Background(), f)
+	recs, err := h.guard.List(context.Background(), f)
 	if err != nil {
 		t.Fatalf("List(%+v): %v", f, err)
 	}
@@ -441,14 +437,14 @@ func (h *harness) wantNoRecords(t *testing.T) {
 
 // wantRecord checks that exactly one lockout record matches f and has
 // the given failure count.
-func (h *harness) wantRecord(t *testing.T, f axes.Filter, failures int) axes.Record {
+func (h *harness) wantRecord(t *testing.T, f axes.Filter, failures int) axes.BucketState {
 	t.Helper()
 	recs := h.records(t, f)
 	if len(recs) != 1 {
 		t.Fatalf("records matching %+v: %s, want exactly 1", f, fmtRecords(recs))
 	}
 	if recs[0].Failures != failures {
-		t.Errorf("record %s: failures %d, want %d", recs[0].Key, recs[0].Failures, failures)
+		t.Errorf("record %s: failures %d, want %d", recs[0].Bucket.Key, recs[0].Failures, failures)
 	}
 	return recs[0]
 }
@@ -464,19 +460,19 @@ func (h *harness) wantBurstRecord(t *testing.T, f axes.Filter, limit, attempts i
 	if len(recs) != 1 {
 		t.Fatalf("records matching %+v: %s, want exactly 1", f, fmtRecords(recs))
 	}
-	if r := recs[0]; r.Failures < limit || r.Failures > attempts || r.Reserved != 0 || !r.Locked {
-		t.Errorf("record %s: %d failures, %d reserved, locked %v; want %d to %d failures, none reserved, locked",
-			r.Key, r.Failures, r.Reserved, r.Locked, limit, attempts)
+	if r := recs[0]; r.Failures < limit || r.Failures > attempts || r.InFlight != 0 || !r.Locked {
+		t.Errorf("record %s: %d failures, %d in flight, locked %v; want %d to %d failures, none in flight, locked",
+			r.Bucket.Key, r.Failures, r.InFlight, r.Locked, limit, attempts)
 	}
 }
 
-func fmtRecords(recs []axes.Record) string {
+func fmtRecords(recs []axes.BucketState) string {
 	if len(recs) == 0 {
 		return "[]"
 	}
 	parts := make([]string, len(recs))
 	for i, r := range recs {
-		parts[i] = fmt.Sprintf("{%s failures=%d last=%s locked=%v}", r.Key, r.Failures, r.LastFailure.Sub(t0), r.Locked)
+		parts[i] = fmt.Sprintf("{%s failures=%d last=%s locked=%v}", r.Bucket.Key, r.Failures, r.LastFailure.Sub(t0), r.Locked)
 	}
 	return "[" + strings.Join(parts, " ") + "]"
 }

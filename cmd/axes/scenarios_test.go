@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/internal/setting"
 	"github.com/goaxes/axes/storage"
 )
 
@@ -57,7 +58,7 @@ const (
 func prefixes(ss ...string) []netip.Prefix {
 	out := make([]netip.Prefix, len(ss))
 	for i, s := range ss {
-		p, err := axes.ParsePrefix(s)
+		p, err := setting.ParsePrefix(s)
 		if err != nil {
 			panic(err)
 		}
@@ -102,7 +103,7 @@ func scenarios() []scenario {
 		// Basic counting and lockout.
 		{name: "S01_ip_lockout", setup: s01(), after: func(t *testing.T, h *harness) {
 			r := h.wantRecord(t, axes.Filter{IP: IP1}, 3)
-			if r.Params != "ip_address" || !r.Locked || !r.LockedUntil.IsZero() {
+			if r.Bucket.Params != "ip_address" || !r.Locked || !r.LockedUntil.IsZero() {
 				t.Errorf("record %+v: want an ip_address bucket locked until reset", r)
 			}
 		}},
