@@ -4,39 +4,59 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
-// BenchmarkStore measures one login attempt that succeeds (OpAdmit then
-// OpRelease) on stores made by newStore, one per sub-benchmark:
+// BenchmarkStore measures login attempts on stores made by newStore, one
+// store per sub-benchmark. Each attempt is counted in three buckets (the
+// address, the username and both, as a guard with three lockout groups
+// counts it): one Do admits on all three, a second settles all three.
 //
-//   - Distinct: every attempt on its own bucket (a ring of 65536 keys);
-//   - Shared: every attempt on the same bucket;
+//   - AdmitRelease: the attempt succeeds and its places are given back;
+//   - AdmitFail: it fails, and its places become failures (the policy
+//     records only, so nothing locks and the count grows);
 //
-// each serially and with b.RunParallel. The policy never locks. The
-// benchmark closes each store when it ends.
-func BenchmarkStore(b *testing.B, newStore func(b *testing.B) axes.Store) {
-	const ring = 1 << 16
-	p := policy(1<<30, time.Hour, time.Hour)
-	keys := make([]axes.Bucket, ring)
-	for i := range keys {
-		keys[i] = ipBucket(fmt.Sprintf("10.%d.%d.%d", i>>16&0xff, i>>8&0xff, i&0xff))
+// each on Distinct identities (a ring of 4096) and on one Shared identity,
+// serially and with b.RunParallel. The benchmark closes each store when it
+// ends.
+func BenchmarkStore(b *testing.B, newStore func(b *testing.B) storage.Store) {
+	const ring = 1 << 12
+	p := policy(1<<30, hour, hour, minute)
+	p.RecordOnly = true
+	idents := make([][]storage.Bucket, ring)
+	for i := range idents {
+		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&0xff, i>>8&0xff, i&0xff)
+		user := fmt.Sprintf("user%d", i)
+		idents[i] = []storage.Bucket{
+			{Key: "bench|ip=" + ip, Params: "ip_address", IP: ip},
+			{Key: "bench|user=" + user, Params: "username", Username: user},
+			{Key: "bench|user=" + user + "|ip=" + ip, Params: "username+ip_address", IP: ip, Username: user},
+		}
 	}
-	attempt := func(b *testing.B, s axes.Store, bk axes.Bucket) {
+	attempt := func(b *testing.B, s storage.Store, bs []storage.Bucket, settle storage.Kind) {
 		ctx := b.Context()
-		op := &axes.Op{Kind: axes.OpAdmit, Now: base, Buckets: []axes.Bucket{bk}, Policy: p}
-		if _, err := s.Do(ctx, op); err != nil {
-			b.Errorf("Do(admit): %v", err)
+		ops := make([]storage.Op, len(bs))
+		for i, bk := range bs {
+			user := ""
+			if bk.Username == "" {
+				user = bs[1].Username
+			}
+			ops[i] = storage.Op{Bucket: bk, Step: stepOf(storage.Admit, t0, p, user)}
+		}
+		ans, err := s.Do(ctx, ops)
+		if err != nil || len(ans) != len(ops) {
+			b.Errorf("Do(admit) = %d answers, %v", len(ans), err)
 			return
 		}
-		op.Kind = axes.OpRelease
-		if _, err := s.Do(ctx, op); err != nil {
-			b.Errorf("Do(release): %v", err)
+		for i := range ops {
+			ops[i].Step.Kind, ops[i].Step.Held, ops[i].Step.Slot = settle, true, ans[i].Slot
+		}
+		if _, err := s.Do(ctx, ops); err != nil {
+			b.Errorf("Do(%s): %v", settle, err)
 		}
 	}
-	open := func(b *testing.B) axes.Store {
+	open := func(b *testing.B) storage.Store {
 		s := newStore(b)
 		b.Cleanup(func() {
 			if err := s.Close(); err != nil {
@@ -45,29 +65,33 @@ func BenchmarkStore(b *testing.B, newStore func(b *testing.B) axes.Store) {
 		})
 		return s
 	}
-	for _, shared := range []bool{false, true} {
-		name := "Distinct"
-		pick := func(i uint64) axes.Bucket { return keys[i%ring] }
-		if shared {
-			name = "Shared"
-			pick = func(uint64) axes.Bucket { return keys[0] }
-		}
-		b.Run(name, func(b *testing.B) {
-			s := open(b)
-			var i uint64
-			for b.Loop() {
-				attempt(b, s, pick(i))
-				i++
+	for _, settle := range []storage.Kind{storage.Release, storage.Fail} {
+		for _, shared := range []bool{false, true} {
+			name := "Admit" + map[storage.Kind]string{storage.Release: "Release", storage.Fail: "Fail"}[settle]
+			pick := func(i uint64) []storage.Bucket { return idents[i%ring] }
+			if shared {
+				name += "/Shared"
+				pick = func(uint64) []storage.Bucket { return idents[0] }
+			} else {
+				name += "/Distinct"
 			}
-		})
-		b.Run(name+"Parallel", func(b *testing.B) {
-			s := open(b)
-			var next atomic.Uint64
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					attempt(b, s, pick(next.Add(1)))
+			b.Run(name, func(b *testing.B) {
+				s := open(b)
+				var i uint64
+				for b.Loop() {
+					attempt(b, s, pick(i), settle)
+					i++
 				}
 			})
-		})
+			b.Run(name+"Parallel", func(b *testing.B) {
+				s := open(b)
+				var next atomic.Uint64
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						attempt(b, s, pick(next.Add(1)), settle)
+					}
+				})
+			})
+		}
 	}
 }

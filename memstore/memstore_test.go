@@ -9,51 +9,67 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/axestest"
+	"github.com/goaxes/axes/storage"
 )
 
 func TestConformance(t *testing.T) {
-	axestest.RunStoreTests(t, func(*testing.T) axes.Store { return New() })
+	axestest.RunStoreTests(t, func(*testing.T) storage.Store { return New() })
 }
 
 func BenchmarkStore(b *testing.B) {
-	axestest.BenchmarkStore(b, func(*testing.B) axes.Store { return New() })
+	axestest.BenchmarkStore(b, func(*testing.B) storage.Store { return New() })
 }
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func lockout(key string) axes.Bucket {
-	return axes.Bucket{Key: key, Kind: axes.KindLockout, Params: "ip_address", IP: key}
+func lockout(key string) storage.Bucket {
+	return storage.Bucket{Key: key, Params: "ip_address", IP: key}
 }
 
-func onePolicy(limit int, cool, window time.Duration) axes.Policy {
-	return axes.Policy{Limit: limit, Tiers: []axes.Tier{{Failures: limit, CoolOff: cool}}, Window: window, Lease: time.Minute}
+// onePolicy returns a one-tier policy with a one-minute lease.
+func onePolicy(limit int, cool, window time.Duration) storage.Policy {
+	return storage.Policy{Limit: limit, Tiers: []storage.Tier{{Failures: limit, CoolOff: storage.Duration(cool)}},
+		Window: storage.Duration(window), Lease: storage.Duration(time.Minute)}
 }
 
-// mustFail makes one failed attempt (OpAdmit, then OpFail) and returns the
-// outcome of the OpFail.
-func mustFail(t testing.TB, s *Store, now time.Time, p axes.Policy, bs ...axes.Bucket) axes.Outcome {
+// mustDo runs one step of kind on each of bs and returns the answers.
+func mustDo(t testing.TB, s *Store, kind storage.Kind, now time.Time, p storage.Policy, bs ...storage.Bucket) []storage.Answer {
 	t.Helper()
-	if o := mustDo(t, s, axes.OpAdmit, now, p, bs...); !o.Admitted {
-		t.Fatalf("admit refused: %+v", o)
+	ops := make([]storage.Op, len(bs))
+	for i, b := range bs {
+		ops[i] = storage.Op{Bucket: b, Step: storage.Step{Kind: kind, Now: storage.Micros(now), Policy: p}}
 	}
-	return mustDo(t, s, axes.OpFail, now, p, bs...)
+	ans, err := s.Do(context.Background(), ops)
+	if err != nil || len(ans) != len(ops) {
+		t.Fatalf("Do(%s) = %d answers, %v", kind, len(ans), err)
+	}
+	return ans
 }
 
-func mustDo(t testing.TB, s *Store, kind axes.OpKind, now time.Time, p axes.Policy, bs ...axes.Bucket) axes.Outcome {
+// mustFail makes one failed attempt on bs (an Admit, then a Fail of the
+// ticket) and returns the answers of the Fail.
+func mustFail(t testing.TB, s *Store, now time.Time, p storage.Policy, bs ...storage.Bucket) []storage.Answer {
 	t.Helper()
-	o, err := s.Do(context.Background(), &axes.Op{Kind: kind, Now: now, Buckets: bs, Policy: p})
+	ans := mustDo(t, s, storage.Admit, now, p, bs...)
+	ops := make([]storage.Op, len(bs))
+	for i, b := range bs {
+		if !ans[i].Admitted {
+			t.Fatalf("admit %s refused: %+v", b.Key, ans[i])
+		}
+		ops[i] = storage.Op{Bucket: b, Step: storage.Step{Kind: storage.Fail, Now: storage.Micros(now), Policy: p, Held: true, Slot: ans[i].Slot}}
+	}
+	out, err := s.Do(context.Background(), ops)
 	if err != nil {
-		t.Fatalf("Do: %v", err)
+		t.Fatalf("Do(fail): %v", err)
 	}
-	return o
+	return out
 }
 
 func (s *Store) has(key string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.recs[key]
+	_, ok := s.buckets[key]
 	return ok
 }
 
@@ -82,7 +98,7 @@ func TestEvictionKeepsLocked(t *testing.T) {
 	var locked []string
 	for i := range 16 {
 		k := fmt.Sprintf("locked-%d", i)
-		if o := mustFail(t, s, t0, lockP, lockout(k)); !o.Locked {
+		if a := mustFail(t, s, t0, lockP, lockout(k)); !a[0].Locked {
 			t.Fatalf("setup: %s does not lock", k)
 		}
 		locked = append(locked, k)
@@ -90,44 +106,42 @@ func TestEvictionKeepsLocked(t *testing.T) {
 	for i := range 500 {
 		now := t0.Add(time.Duration(i) * time.Second)
 		k := fmt.Sprintf("open-%d", i)
-		mustDo(t, s, axes.OpAdmit, now, openP, lockout(k))
+		mustDo(t, s, storage.Admit, now, openP, lockout(k))
 		if n := s.Len(); n > capacity {
-			t.Fatalf("after %d inserts the store holds %d records, more than MaxBuckets %d", i+1, n, capacity)
+			t.Fatalf("after %d inserts the store holds %d buckets, more than MaxBuckets %d", i+1, n, capacity)
 		}
 		if !s.has(k) {
-			t.Fatalf("the record just written, %s, is missing", k)
+			t.Fatalf("the bucket just written, %s, is missing", k)
 		}
 		for _, lk := range locked {
 			if !s.has(lk) {
-				t.Fatalf("after %d inserts the locked record %s was evicted while unlocked ones remain", i+1, lk)
+				t.Fatalf("after %d inserts the locked bucket %s was evicted while unlocked ones remain", i+1, lk)
 			}
 		}
 	}
-	// The unlocked records left are the newest.
+	// The unlocked buckets left are the newest.
 	if !s.has("open-499") || s.has("open-0") || s.has("open-400") {
-		t.Error("eviction did not take the oldest unlocked records first")
+		t.Error("eviction did not take the oldest unlocked buckets first")
 	}
 	for _, lk := range locked {
-		check := mustDo(t, s, axes.OpPeek, t0.Add(10*time.Minute), lockP, lockout(lk))
-		if !check.Locked {
+		if a := mustDo(t, s, storage.Peek, t0.Add(10*time.Minute), lockP, lockout(lk)); !a[0].Locked {
 			t.Errorf("%s is no longer locked", lk)
 		}
 	}
 }
 
-// TestEvictionOnlyLocked: when every record is locked, the locks that end
+// TestEvictionOnlyLocked: when every bucket is locked, the locks that end
 // soonest go first and permanent locks last.
 func TestEvictionOnlyLocked(t *testing.T) {
 	const capacity = 16
 	s := New(MaxBuckets(capacity))
-	perm := onePolicy(1, 0, 0)
-	mustFail(t, s, t0, perm, lockout("permanent"))
+	mustFail(t, s, t0, onePolicy(1, 0, 0), lockout("permanent"))
 	for i := range 100 {
 		// Later inserts lock for longer: their locks end later.
 		p := onePolicy(1, time.Duration(i+1)*time.Hour, time.Duration(i+1)*time.Hour)
 		mustFail(t, s, t0, p, lockout(fmt.Sprintf("lock-%02d", i)))
 		if n := s.Len(); n > capacity {
-			t.Fatalf("the store holds %d records, more than %d", n, capacity)
+			t.Fatalf("the store holds %d buckets, more than %d", n, capacity)
 		}
 	}
 	if !s.has("permanent") {
@@ -138,191 +152,148 @@ func TestEvictionOnlyLocked(t *testing.T) {
 	}
 }
 
-// TestEvictionAttributionFirst: attribution records go before lockout
-// records, even older ones.
-func TestEvictionAttributionFirst(t *testing.T) {
-	s := New(MaxBuckets(16))
-	p := onePolicy(1000, time.Hour, time.Hour)
-	for i := range 8 {
-		l := lockout(fmt.Sprintf("ip-%d", i))
-		a := axes.Bucket{Key: "attr-" + l.Key, Kind: axes.KindAttribution, Params: l.Params, IP: l.IP, Username: "u", Parent: l.Key}
-		mustDo(t, s, axes.OpAdmit, t0.Add(time.Duration(i)*time.Second), p, l, a)
-	}
-	mustDo(t, s, axes.OpAdmit, t0.Add(time.Minute), p, lockout("new"))
-	if s.Len() != 16 {
-		t.Errorf("Len = %d, want 16 (one batch of 16/16 evicted)", s.Len())
-	}
-	if s.has("attr-ip-0") {
-		t.Error("the oldest attribution record was kept")
-	}
-	for i := range 8 {
-		if !s.has(fmt.Sprintf("ip-%d", i)) {
-			t.Errorf("lockout record ip-%d was evicted before the attribution records", i)
-		}
-	}
-}
-
-// TestEvictionDropsExpiredFirst: expired records make room before any live
-// record is evicted.
+// TestEvictionDropsExpiredFirst: expired buckets make room before any live
+// bucket is evicted.
 func TestEvictionDropsExpiredFirst(t *testing.T) {
 	s := New(MaxBuckets(64))
 	short := onePolicy(1000, time.Minute, time.Minute)
 	long := onePolicy(1000, time.Hour, time.Hour)
 	for i := range 60 {
-		mustDo(t, s, axes.OpAdmit, t0, short, lockout(fmt.Sprintf("short-%d", i)))
+		mustDo(t, s, storage.Admit, t0, short, lockout(fmt.Sprintf("short-%d", i)))
 	}
 	for i := range 4 {
-		mustDo(t, s, axes.OpAdmit, t0, long, lockout(fmt.Sprintf("long-%d", i)))
+		mustDo(t, s, storage.Admit, t0, long, lockout(fmt.Sprintf("long-%d", i)))
 	}
-	// The short records expire at t0 + lease + window.
-	mustDo(t, s, axes.OpAdmit, t0.Add(2*time.Minute), long, lockout("new"))
+	// The short buckets expire a window after their tickets lapse: 175 s
+	// after t0, which is 5 s past a whole minute.
+	mustDo(t, s, storage.Admit, t0.Add(3*time.Minute), long, lockout("new"))
 	if got := s.Len(); got != 5 {
-		t.Errorf("Len = %d, want 5 (the 60 expired records dropped)", got)
+		t.Errorf("Len = %d, want 5 (the 60 expired buckets dropped)", got)
 	}
 	for i := range 4 {
 		if !s.has(fmt.Sprintf("long-%d", i)) {
-			t.Errorf("live record long-%d was evicted while expired ones could go", i)
+			t.Errorf("live bucket long-%d was evicted while expired ones could go", i)
 		}
 	}
 }
 
-// TestEvictionRandom runs random ops on a small store and checks, around
-// every op, the bound and the eviction order: a locked record is evicted
+// snap is what eviction knows of a bucket.
+type snap struct {
+	state  storage.State
+	active int64
+	locked bool
+}
+
+func (s *Store) snapshot(now int64) map[string]snap {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]snap, len(s.buckets))
+	for k, e := range s.buckets {
+		m[k] = snap{state: e.state, active: max(e.touched, e.state.LastFailure),
+			locked: e.locked && (e.lockEnd == 0 || now < e.lockEnd)}
+	}
+	return m
+}
+
+// TestEvictionRandom runs random steps on a small store and checks, around
+// every call, the bound and the eviction order: a locked bucket is evicted
 // only with every unlocked one, and an unlocked one only with every older
 // unlocked one.
 func TestEvictionRandom(t *testing.T) {
 	const capacity = 48
 	r := rand.New(rand.NewPCG(1, 2))
 	s := New(MaxBuckets(capacity))
-	policies := []axes.Policy{onePolicy(1, time.Hour, time.Hour), onePolicy(2, 10*time.Minute, 30*time.Minute), onePolicy(5, 0, 0), onePolicy(3, time.Minute, 0)}
+	policies := []storage.Policy{onePolicy(1, time.Hour, time.Hour), onePolicy(2, 10*time.Minute, 30*time.Minute), onePolicy(5, 0, 0), onePolicy(3, time.Minute, 0)}
 	now := t0
 	for i := range 20_000 {
 		now = now.Add(time.Duration(r.IntN(3000)) * time.Millisecond)
 		p := policies[r.IntN(len(policies))]
-		l := lockout(fmt.Sprintf("ip-%d", r.IntN(400)))
-		bs := []axes.Bucket{l}
+		bs := []storage.Bucket{lockout(fmt.Sprintf("ip-%d", r.IntN(400)))}
 		if r.IntN(2) == 0 {
-			bs = append(bs, axes.Bucket{Key: "attr-" + l.Key, Kind: axes.KindAttribution, Params: l.Params, IP: l.IP, Username: "u", Parent: l.Key})
+			bs = append(bs, lockout(fmt.Sprintf("user-%d", r.IntN(400))))
 		}
-		kind := []axes.OpKind{axes.OpAdmit, axes.OpAdmit, axes.OpFail, axes.OpRelease}[r.IntN(4)]
-		before := s.snapshot()
+		kind := []storage.Kind{storage.Admit, storage.Admit, storage.Fail, storage.Release}[r.IntN(4)]
+		us := storage.Micros(now)
+		before := s.snapshot(us)
 		mustDo(t, s, kind, now, p, bs...)
-		after := s.snapshot()
+		after := s.snapshot(us)
 		if len(after) > capacity {
-			t.Fatalf("op %d: the store holds %d records, more than %d", i, len(after), capacity)
+			t.Fatalf("call %d: the store holds %d buckets, more than %d", i, len(after), capacity)
 		}
-		var evicted, stayed []axes.Record
-		for k, rec := range before {
-			if slices.ContainsFunc(bs, func(b axes.Bucket) bool { return b.Key == k }) || expired(&rec, now) || rec.Kind != axes.KindLockout {
+		var evicted, stayed []string
+		for k, b := range before {
+			if slices.ContainsFunc(bs, func(x storage.Bucket) bool { return x.Key == k }) || expired(&b.state, us) {
 				continue
 			}
 			if _, ok := after[k]; ok {
-				stayed = append(stayed, rec)
+				stayed = append(stayed, k)
 			} else {
-				evicted = append(evicted, rec)
+				evicted = append(evicted, k)
 			}
 		}
 		for _, ev := range evicted {
+			e := before[ev]
 			for _, st := range stayed {
-				if ev.LockedAt(now) && !st.LockedAt(now) {
-					t.Fatalf("op %d: locked %s was evicted while unlocked %s stayed", i, ev.Key, st.Key)
+				o := before[st]
+				if e.locked && !o.locked {
+					t.Fatalf("call %d: locked %s was evicted while unlocked %s stayed", i, ev, st)
 				}
-				if !ev.LockedAt(now) && !st.LockedAt(now) && active(st).Before(active(ev)) {
-					t.Fatalf("op %d: unlocked %s (last active %v) was evicted while the older %s (%v) stayed",
-						i, ev.Key, active(ev), st.Key, active(st))
+				if !e.locked && !o.locked && o.active < e.active {
+					t.Fatalf("call %d: unlocked %s (last active %d) was evicted while the older %s (%d) stayed", i, ev, e.active, st, o.active)
 				}
 			}
 		}
 	}
 }
 
-// active is when r last failed or was reserved, whichever is later.
-func active(r axes.Record) time.Time {
-	if r.Reserved > 0 && r.ReservedAt.After(r.LastFailure) {
-		return r.ReservedAt
-	}
-	return r.LastFailure
-}
-
-func (s *Store) snapshot() map[string]axes.Record {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := make(map[string]axes.Record, len(s.recs))
-	for k, r := range s.recs {
-		m[k] = r
-	}
-	return m
-}
-
-// TestBoundExceededOnlyByOneOp: an op with more new records than
+// TestBoundExceededOnlyByOneOp: a call with more new buckets than
 // MaxBuckets is stored whole.
 func TestBoundExceededOnlyByOneOp(t *testing.T) {
 	s := New(MaxBuckets(2))
 	p := onePolicy(10, time.Hour, time.Hour)
-	mustDo(t, s, axes.OpAdmit, t0, p, lockout("a"), lockout("b"), lockout("c"))
+	mustDo(t, s, storage.Admit, t0, p, lockout("a"), lockout("b"), lockout("c"))
 	if s.Len() != 3 {
 		t.Errorf("Len = %d, want 3", s.Len())
 	}
-	mustDo(t, s, axes.OpAdmit, t0, p, lockout("a"), lockout("b"), lockout("c"))
-	o := mustDo(t, s, axes.OpPeek, t0, p, lockout("a"), lockout("b"), lockout("c"))
-	for _, r := range o.Records {
-		if r.Reserved != 2 {
-			t.Errorf("%s: %d reserved, want 2: the op's own records were evicted", r.Key, r.Reserved)
+	mustDo(t, s, storage.Admit, t0, p, lockout("a"), lockout("b"), lockout("c"))
+	for i, a := range mustDo(t, s, storage.Peek, t0, p, lockout("a"), lockout("b"), lockout("c")) {
+		if a.InFlight != 2 {
+			t.Errorf("bucket %d: %d in flight, want 2: the call's own buckets were evicted", i, a.InFlight)
 		}
 	}
-	mustDo(t, s, axes.OpAdmit, t0, p, lockout("d"))
+	mustDo(t, s, storage.Admit, t0, p, lockout("d"))
 	if s.Len() != 2 {
 		t.Errorf("Len = %d, want 2 after the next insert", s.Len())
 	}
 }
 
-// TestNoAliasing: changing what List returns does not change the store.
+// TestNoAliasing: changing what List returns, or the ops passed to Do,
+// does not change the store.
 func TestNoAliasing(t *testing.T) {
 	s := New()
 	ctx := context.Background()
-	p := onePolicy(3, time.Hour, time.Hour)
-	bs := []axes.Bucket{lockout("1.2.3.4")}
-	mustDo(t, s, axes.OpAdmit, t0, p, bs...)
-	bs[0].IP = "changed"
-	recs, err := s.List(ctx, axes.Filter{})
-	if err != nil || len(recs) != 1 {
-		t.Fatalf("List = %v, %v", recs, err)
+	ops := []storage.Op{{Bucket: lockout("1.2.3.4"), Step: storage.Step{Kind: storage.Fail, Now: storage.Micros(t0), Policy: onePolicy(3, time.Hour, time.Hour), User: "alice"}}}
+	if _, err := s.Do(ctx, ops); err != nil {
+		t.Fatal(err)
 	}
-	recs[0].Reserved, recs[0].IP = 99, "changed too"
-	recs, _ = s.List(ctx, axes.Filter{})
-	if recs[0].Reserved != 1 || recs[0].IP != "1.2.3.4" {
-		t.Errorf("the stored record changed: %+v", recs[0])
+	ops[0].Bucket.IP = "changed"
+	es, err := s.List(ctx, storage.Filter{})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("List = %v, %v", es, err)
 	}
-}
-
-// TestListHidesExpired: with Filter.Now set, expired records are not
-// listed, and Delete does not count them.
-func TestListHidesExpired(t *testing.T) {
-	s := New()
-	ctx := context.Background()
-	p := onePolicy(3, time.Minute, time.Minute)
-	mustFail(t, s, t0, p, lockout("old")) // expires at t0 + lease + window
-	mustFail(t, s, t0.Add(2*time.Minute), p, lockout("new"))
-	recs, err := s.List(ctx, axes.Filter{Now: t0.Add(2 * time.Minute)})
-	if err != nil || len(recs) != 1 || recs[0].Key != "new" {
-		t.Errorf("List(now) = %v, %v; want only new", recs, err)
-	}
-	if recs, _ := s.List(ctx, axes.Filter{}); len(recs) != 2 {
-		t.Errorf("List() returned %d records, want 2", len(recs))
-	}
-	if n, err := s.Delete(ctx, axes.Filter{Now: t0.Add(2 * time.Minute)}); err != nil || n != 1 || s.Len() != 0 {
-		t.Errorf("Delete(now) = %d, %v, Len %d; want 1, nil, 0", n, err, s.Len())
+	es[0].State.Shares[0].Failures, es[0].Bucket.IP = 99, "changed too"
+	es, _ = s.List(ctx, storage.Filter{})
+	if es[0].State.Share("alice") != 1 || es[0].Bucket.IP != "1.2.3.4" {
+		t.Errorf("the stored bucket changed: %+v", es[0])
 	}
 }
 
 func TestPurgeCount(t *testing.T) {
 	s := New()
-	p := onePolicy(3, time.Minute, time.Minute)
-	l := lockout("x")
-	a := axes.Bucket{Key: "attr", Kind: axes.KindAttribution, Username: "u", Parent: "x"}
-	mustDo(t, s, axes.OpAdmit, t0, p, l, a)
+	mustDo(t, s, storage.Admit, t0, onePolicy(3, time.Minute, time.Minute), lockout("x"), lockout("y"))
 	mustFail(t, s, t0, onePolicy(1, 0, 0), lockout("forever"))
-	n, err := s.Purge(context.Background(), t0.Add(2*time.Minute)) // lease + window
+	// The tickets lapse 115 s after t0, and are kept a window after that.
+	n, err := s.Purge(context.Background(), t0.Add(175*time.Second))
 	if err != nil || n != 2 || s.Len() != 1 {
 		t.Errorf("Purge = %d, %v, Len %d; want 2, nil, 1", n, err, s.Len())
 	}
@@ -332,10 +303,10 @@ func TestLogCaps(t *testing.T) {
 	s := New(MaxLogEntries(4))
 	ctx := context.Background()
 	for i := range 7 {
-		if err := s.LogLogin(ctx, axes.AccessEntry{Time: t0.Add(time.Duration(i) * time.Minute), Username: "alice"}); err != nil {
+		if err := s.LogLogin(ctx, storage.AccessEntry{Time: t0.Add(time.Duration(i) * time.Minute), Username: "alice"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.LogFailure(ctx, axes.FailureEntry{Time: t0.Add(time.Duration(i) * time.Minute), Username: "alice"}, 0); err != nil {
+		if err := s.LogFailure(ctx, storage.FailureEntry{Time: t0.Add(time.Duration(i) * time.Minute), Username: "alice"}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -346,7 +317,7 @@ func TestLogCaps(t *testing.T) {
 	if s.failuresOf["alice"] != 4 {
 		t.Errorf("failure count of alice = %d, want 4", s.failuresOf["alice"])
 	}
-	if err := s.LogFailure(ctx, axes.FailureEntry{Time: t0.Add(time.Hour), Username: "alice"}, 2); err != nil {
+	if err := s.LogFailure(ctx, storage.FailureEntry{Time: t0.Add(time.Hour), Username: "alice"}, 2); err != nil {
 		t.Fatal(err)
 	}
 	fl, _ := s.FailureLog(ctx, "alice", 0)
@@ -366,34 +337,36 @@ func TestClosedEverywhere(t *testing.T) {
 	cancel()
 	calls := map[string]func(context.Context) error{
 		"Do": func(ctx context.Context) error {
-			_, err := s.Do(ctx, &axes.Op{Kind: axes.OpPeek, Now: t0})
+			_, err := s.Do(ctx, []storage.Op{{Bucket: lockout("x"), Step: storage.Step{Kind: storage.Peek, Now: storage.Micros(t0)}}})
 			return err
 		},
-		"List":            func(ctx context.Context) error { _, err := s.List(ctx, axes.Filter{}); return err },
-		"Delete":          func(ctx context.Context) error { _, err := s.Delete(ctx, axes.Filter{}); return err },
+		"List":            func(ctx context.Context) error { _, err := s.List(ctx, storage.Filter{}); return err },
 		"Purge":           func(ctx context.Context) error { _, err := s.Purge(ctx, t0); return err },
-		"LogLogin":        func(ctx context.Context) error { return s.LogLogin(ctx, axes.AccessEntry{}) },
+		"LogLogin":        func(ctx context.Context) error { return s.LogLogin(ctx, storage.AccessEntry{}) },
 		"LogLogout":       func(ctx context.Context) error { _, err := s.LogLogout(ctx, "u", "", t0); return err },
-		"LogFailure":      func(ctx context.Context) error { return s.LogFailure(ctx, axes.FailureEntry{}, 1) },
+		"LogFailure":      func(ctx context.Context) error { return s.LogFailure(ctx, storage.FailureEntry{}, 1) },
 		"AccessLog":       func(ctx context.Context) error { _, err := s.AccessLog(ctx, "", 0); return err },
 		"FailureLog":      func(ctx context.Context) error { _, err := s.FailureLog(ctx, "", 0); return err },
 		"PruneAccessLog":  func(ctx context.Context) error { _, err := s.PruneAccessLog(ctx, t0); return err },
 		"PruneFailureLog": func(ctx context.Context) error { _, err := s.PruneFailureLog(ctx, t0); return err },
+		"Rules":           func(ctx context.Context) error { _, err := s.Rules(ctx, t0); return err },
+		"PutRule":         func(ctx context.Context) error { return s.PutRule(ctx, storage.Rule{}) },
+		"DeleteRule":      func(ctx context.Context) error { _, err := s.DeleteRule(ctx, storage.Rule{}.Prefix, ""); return err },
 	}
 	for name, call := range calls {
 		if err := call(context.Background()); err != nil {
 			t.Errorf("%s on an open store: %v", name, err)
 		}
 		if err := call(done); !errors.Is(err, context.Canceled) {
-			t.Errorf("%s with a cancelled context: %v, want context.Canceled", name, err)
+			t.Errorf("%s with a canceled context: %v, want context.Canceled", name, err)
 		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	for name, call := range calls {
-		if err := call(context.Background()); !errors.Is(err, axes.ErrClosed) {
-			t.Errorf("%s after Close: %v, want axes.ErrClosed", name, err)
+		if err := call(context.Background()); !errors.Is(err, storage.ErrClosed) {
+			t.Errorf("%s after Close: %v, want storage.ErrClosed", name, err)
 		}
 	}
 	if err := s.Close(); err != nil {
@@ -408,13 +381,13 @@ func BenchmarkEviction(b *testing.B) {
 		b.Run(fmt.Sprint(capacity), func(b *testing.B) {
 			s := New(MaxBuckets(capacity))
 			p := onePolicy(1000, time.Hour, time.Hour)
-			keys := make([]axes.Bucket, 4*capacity)
+			keys := make([]storage.Bucket, 4*capacity)
 			for i := range keys {
 				keys[i] = lockout(fmt.Sprintf("k%d", i))
 			}
 			i := 0
 			for b.Loop() {
-				mustDo(b, s, axes.OpAdmit, t0.Add(time.Duration(i)*time.Microsecond), p, keys[i%len(keys)])
+				mustDo(b, s, storage.Admit, t0.Add(time.Duration(i)*time.Microsecond), p, keys[i%len(keys)])
 				i++
 			}
 			if s.Len() > capacity {
@@ -424,71 +397,21 @@ func BenchmarkEviction(b *testing.B) {
 	}
 }
 
-// TestEvictionReservedIsRecent: a record that holds only reservations
-// (attempts being verified) is as recent as its last reservation, not the
-// oldest of all for want of a failure time.
+// TestEvictionReservedIsRecent: a bucket that holds only tickets in flight
+// is as recent as its last step, not the oldest of all for want of a
+// failure time.
 func TestEvictionReservedIsRecent(t *testing.T) {
 	s := New(MaxBuckets(16))
 	p := onePolicy(1000, time.Hour, time.Hour)
 	for i := range 15 {
 		mustFail(t, s, t0.Add(time.Duration(i)*time.Second), p, lockout(fmt.Sprintf("ip-%02d", i)))
 	}
-	mustDo(t, s, axes.OpAdmit, t0.Add(20*time.Second), p, lockout("busy"))
-	mustDo(t, s, axes.OpAdmit, t0.Add(30*time.Second), p, lockout("new"))
+	mustDo(t, s, storage.Admit, t0.Add(20*time.Second), p, lockout("busy"))
+	mustDo(t, s, storage.Admit, t0.Add(30*time.Second), p, lockout("new"))
 	if !s.has("busy") {
-		t.Error("the record with a reservation was evicted before older failures")
+		t.Error("the bucket with a ticket in flight was evicted before older failures")
 	}
 	if s.has("ip-00") {
-		t.Error("the oldest record was kept")
-	}
-}
-
-// TestDeleteShareKeepsReservation: deleting a user takes the user's
-// failures off the shared bucket, but an attempt of the user being
-// verified keeps its reservation, and its failure still counts once.
-func TestDeleteShareKeepsReservation(t *testing.T) {
-	s := New()
-	p := onePolicy(10, time.Hour, time.Hour)
-	l := lockout("ip")
-	a := axes.Bucket{Key: "attr", Kind: axes.KindAttribution, Params: l.Params, IP: l.IP, Username: "u", Parent: l.Key}
-	mustFail(t, s, t0, p, l, a)
-	mustDo(t, s, axes.OpAdmit, t0.Add(time.Second), p, l, a)
-	n, err := s.Delete(context.Background(), axes.Filter{Username: "u", Now: t0.Add(time.Second)})
-	if err != nil || n != 1 {
-		t.Fatalf("Delete(u) = %d, %v; want 1, nil", n, err)
-	}
-	o := mustDo(t, s, axes.OpPeek, t0.Add(time.Second), p, l, a)
-	for _, r := range o.Records {
-		if r.Failures != 0 || r.Reserved != 1 || !r.LastFailure.IsZero() || r.Locked {
-			t.Errorf("%s after Delete: %d failures (last %v, locked %v), %d reserved; want 0, 1", r.Key, r.Failures, r.LastFailure, r.Locked, r.Reserved)
-		}
-	}
-	mustDo(t, s, axes.OpFail, t0.Add(2*time.Second), p, l, a)
-	o = mustDo(t, s, axes.OpPeek, t0.Add(2*time.Second), p, l, a)
-	for _, r := range o.Records {
-		if r.Failures != 1 || r.Reserved != 0 {
-			t.Errorf("%s after the fail: %d failures, %d reserved; want 1, 0", r.Key, r.Failures, r.Reserved)
-		}
-	}
-}
-
-// TestDeleteSkipsExpiredShare: with Filter.Now set, a share that expired
-// at Now is not taken off its bucket, even when the bucket itself lives on
-// (kept by failures of others).
-func TestDeleteSkipsExpiredShare(t *testing.T) {
-	s := New()
-	p := onePolicy(10, time.Minute, time.Minute)
-	l := lockout("ip")
-	a := axes.Bucket{Key: "attr", Kind: axes.KindAttribution, Params: l.Params, IP: l.IP, Username: "u", Parent: l.Key}
-	mustFail(t, s, t0, p, l, a) // the share expires at t0 + lease + window
-	long := onePolicy(10, time.Hour, time.Hour)
-	mustFail(t, s, t0.Add(time.Second), long, l) // someone else, kept an hour
-	now := t0.Add(2 * time.Minute)
-	n, err := s.Delete(context.Background(), axes.Filter{Username: "u", Now: now})
-	if err != nil || n != 0 {
-		t.Fatalf("Delete(u) = %d, %v; want 0, nil", n, err)
-	}
-	if o := mustDo(t, s, axes.OpPeek, now, long, l); o.Failures != 2 {
-		t.Errorf("bucket after deleting the expired share: %d failures, want 2", o.Failures)
+		t.Error("the oldest bucket was kept")
 	}
 }

@@ -346,9 +346,9 @@ func Apply(s *Step, st State) (State, Answer) {
 			st.Failures -= n
 			a.Taken = n
 			st.Shares = slices.Delete(slices.Clone(st.Shares), i, i+1)
-			if st.Failures <= 0 {
-				st.Failures, st.LastFailure, st.Shares = 0, 0, nil
-			}
+			// A smaller count may be kept for less time (a shorter tier):
+			// what is past its keep now goes.
+			forget(p, &st, now)
 		}
 	}
 
@@ -542,7 +542,9 @@ func expiry(p *Policy, st *State) int64 {
 		if end <= 0 || k <= 0 {
 			return 0
 		}
-		e = max(e, end+k)
+		// The lapsed tickets keep the later of their lapse and the last
+		// failure (a clock may have stepped back).
+		e = max(e, max(end, st.LastFailure)+k)
 	}
 	return e
 }
