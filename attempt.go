@@ -113,7 +113,9 @@ func (t *Ticket) Identity() Identity { return t.id }
 // are given back.
 func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 	now := g.now()
-	g.wired[wire.Check].Store(true)
+	if !g.wired[wire.Check].Load() {
+		g.wired[wire.Check].Store(true)
+	}
 	if g.cfg.Disabled {
 		return &Ticket{g: g, id: id, at: now, disabled: true}, nil
 	}

@@ -218,6 +218,7 @@ type Guard struct {
 	log   *slog.Logger
 	hooks Hooks
 	lease time.Duration           // how long a reservation may stay unsettled
+	fixed *storage.Policy         // the policy of every identity, when no function varies it
 	wired [wire.Parts]atomic.Bool // for Check: W002, W003
 	rules ruleCache               // operators' allow/deny rules from the store
 }
@@ -248,6 +249,10 @@ func New(store storage.Store, cfg Config, opts ...Option) (*Guard, error) {
 			return nil, err
 		}
 	}
+	if g.cfg.FailureLimitFunc == nil && g.cfg.CoolOffFunc == nil {
+		p := g.resolve(Identity{})
+		g.fixed = &p
+	}
 	return g, nil
 }
 
@@ -262,8 +267,16 @@ func (g *Guard) Now() time.Time { return g.now() }
 // buckets carry it.
 func (g *Guard) Policy(id Identity) storage.Policy { return g.policy(g.normalize(id)) }
 
-// policy resolves the rule for a normalised identity.
+// policy resolves the rule for a normalised identity. Without functions
+// in the configuration it is the same for everyone, and resolved once.
 func (g *Guard) policy(id Identity) storage.Policy {
+	if g.fixed != nil {
+		return *g.fixed
+	}
+	return g.resolve(id)
+}
+
+func (g *Guard) resolve(id Identity) storage.Policy {
 	c := &g.cfg
 	p := storage.Policy{RecordOnly: c.RecordOnly, FixedCoolOff: c.FixedCoolOff, Lease: storage.Duration(g.lease)}
 	tiers := c.Tiers
