@@ -33,6 +33,41 @@ func (a *attempt) ops(kind storage.Kind, now int64, slots []int64) []storage.Op 
 	return ops
 }
 
+// bounded runs ops for an attempt: under the store deadline
+// (Config.StoreTimeout) on top of ctx.
+func (g *Guard) bounded(ctx context.Context, ops []storage.Op) ([]storage.Answer, error) {
+	if g.cfg.StoreTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, g.cfg.StoreTimeout)
+		defer cancel()
+	}
+	return g.do(ctx, ops)
+}
+
+// admitFailed applies the outage policy when the store fails an admission:
+// fail closed (the error goes back, and the login is refused), or, with
+// Config.FailOpen, a ticket without places, whose failure is counted when
+// it settles if the store answers again by then. Either way the log says
+// so at most once a minute.
+func (g *Guard) admitFailed(ctx context.Context, t *Ticket, a *attempt, err error) (*Ticket, error) {
+	if ctx.Err() != nil {
+		// The request went away: not an outage.
+		return nil, fmt.Errorf("axes: admit: %w", err)
+	}
+	policy := "refused (fail closed)"
+	if g.cfg.FailOpen {
+		policy = "let through to the credential check (fail open)"
+	}
+	if g.quiet.ok("store", t.at) {
+		g.log.ErrorContext(ctx, "axes: the store is failing; logins are "+policy, "err", err)
+	}
+	if !g.cfg.FailOpen {
+		return nil, fmt.Errorf("axes: admit: %w", err)
+	}
+	t.a, t.open = a, true
+	return t, nil
+}
+
 // do runs ops on the store and checks that it answered each one.
 func (g *Guard) do(ctx context.Context, ops []storage.Op) ([]storage.Answer, error) {
 	ans, err := g.store.Do(ctx, ops)
@@ -97,6 +132,7 @@ type Ticket struct {
 	at       time.Time
 	a        *attempt // nil when nothing was reserved (disabled, allowlisted)
 	slots    []int64
+	open     bool // admitted without places: the store failed, and FailOpen
 	settled  atomic.Bool
 	disabled bool
 }
@@ -138,43 +174,79 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 	if len(a.buckets) == 0 {
 		return t, nil
 	}
-	us := storage.Micros(now)
-	ans, err := g.do(ctx, a.ops(storage.Admit, us, nil))
-	if err != nil {
-		return nil, fmt.Errorf("axes: admit: %w", err)
-	}
-	admitted, locked := true, false
-	for _, x := range ans {
-		admitted = admitted && x.Admitted
-		locked = locked || (!x.Admitted && x.Locked)
-	}
-	if admitted {
-		t.a, t.slots = a, make([]int64, len(ans))
-		for i, x := range ans {
-			t.slots[i] = x.Slot
+	var deadline time.Time // of the wait for a place, in real time
+	for tries := 0; ; tries++ {
+		if tries > 0 {
+			now = g.now()
 		}
-		return t, nil
-	}
-	ans = g.undo(ctx, a, us, ans, locked)
-	if !locked {
-		// Checks in flight hold every place left on a bucket: refuse this
-		// attempt without counting it; they decide the lock when they settle.
-		res := g.resultOf(Allowed, id, &a.policy, summarise(a.buckets, ans))
-		res.Verdict = Locked
-		found := false
-		for i, x := range ans {
-			switch {
-			case !x.Full:
-			case !found:
-				found, res.Bucket, res.LockedUntil = true, a.buckets[i], storage.Time(x.Until)
-			case later(x.Until, storage.Micros(res.LockedUntil)):
-				res.LockedUntil = storage.Time(x.Until)
+		us := storage.Micros(now)
+		ans, err := g.bounded(ctx, a.ops(storage.Admit, us, nil))
+		if err != nil {
+			return g.admitFailed(ctx, t, a, err)
+		}
+		admitted, locked := true, false
+		for _, x := range ans {
+			admitted = admitted && x.Admitted
+			locked = locked || (!x.Admitted && x.Locked)
+		}
+		if admitted {
+			t.a, t.slots = a, make([]int64, len(ans))
+			for i, x := range ans {
+				t.slots[i] = x.Slot
+			}
+			return t, nil
+		}
+		ans = g.undo(ctx, a, us, ans, locked)
+		if locked {
+			return nil, g.refuseLocked(ctx, id, a, ans, now)
+		}
+		// Checks in flight hold every place left on a bucket: wait for one
+		// of them to settle, then ask again.
+		full := fullBucket(a.buckets, ans)
+		if g.cfg.MaxWait > 0 {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(g.cfg.MaxWait)
+			}
+			if wake, ok := g.waits.join(full.Key, g.cfg.MaxWaiters); ok {
+				d := min(pollInterval(tries), time.Until(deadline))
+				var err error
+				if d > 0 {
+					err = sleep(ctx, d, wake)
+				}
+				g.waits.leave(full.Key)
+				if err != nil {
+					return nil, fmt.Errorf("axes: admit: %w", err)
+				}
+				if d > 0 {
+					continue
+				}
 			}
 		}
-		g.log.InfoContext(ctx, "axes: refused while other attempts are verified", "bucket", res.Bucket.Params,
-			"ip", id.IP, "username", id.Username)
+		// No place came free in time (or too many wait): refuse without
+		// counting; the client may come back when a check has settled.
+		res := g.resultOf(Allowed, id, &a.policy, summarise(a.buckets, ans))
+		res.Verdict, res.Bucket = Locked, full
+		res.LockedUntil = now.Add(g.check.retryAfter())
+		if g.quiet.ok("full "+full.Key, now) {
+			g.log.InfoContext(ctx, "axes: refused while other attempts are verified", "bucket", full.Params,
+				"ip", id.IP, "username", id.Username, "waited", !deadline.IsZero())
+		}
 		return nil, &LockoutError{Result: res}
 	}
+}
+
+// fullBucket returns the first bucket that refused for want of a place.
+func fullBucket(buckets []storage.Bucket, ans []storage.Answer) storage.Bucket {
+	for i, x := range ans {
+		if x.Full {
+			return buckets[i]
+		}
+	}
+	return buckets[0]
+}
+
+// refuseLocked reports, logs and fires the refusal of an attempt by a lock.
+func (g *Guard) refuseLocked(ctx context.Context, id Identity, a *attempt, ans []storage.Answer, now time.Time) error {
 	res := g.resultOf(Locked, id, &a.policy, summarise(a.buckets, ans))
 	g.logLockout(ctx, res, "refused while locked")
 	if !a.policy.FixedCoolOff {
@@ -182,7 +254,7 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 		g.logFailure(ctx, id, now, true)
 	}
 	g.fire(ctx, g.hooks.LockedOut, res, now)
-	return nil, &LockoutError{Result: res}
+	return &LockoutError{Result: res}
 }
 
 // undo settles the buckets of a refused admission: the places it took are
@@ -212,7 +284,10 @@ func (g *Guard) undo(ctx context.Context, a *attempt, now int64, ans []storage.A
 	if len(ops) == 0 {
 		return ans
 	}
-	more, err := g.do(ctx, ops)
+	more, err := g.bounded(ctx, ops)
+	for _, op := range ops {
+		g.waits.wake(op.Bucket.Key)
+	}
 	if err != nil {
 		g.log.ErrorContext(ctx, "axes: could not settle the buckets of a refused attempt; their places lapse after the lease", "err", err)
 		return ans
@@ -223,13 +298,21 @@ func (g *Guard) undo(ctx context.Context, a *attempt, now int64, ans []storage.A
 	return ans
 }
 
-// settle runs one settling step per bucket of the ticket.
+// settle runs one settling step per bucket of the ticket, then wakes the
+// attempts of this process that wait for a place in those buckets.
 func (t *Ticket) settle(ctx context.Context, kind func(i int) storage.Kind) ([]storage.Answer, error) {
-	ops := t.a.ops(storage.Release, storage.Micros(t.g.now()), t.slots)
+	g := t.g
+	now := g.now()
+	g.check.observe(now.Sub(t.at))
+	ops := t.a.ops(storage.Release, storage.Micros(now), t.slots)
 	for i := range ops {
 		ops[i].Step.Kind = kind(i)
 	}
-	return t.g.do(ctx, ops)
+	ans, err := g.bounded(ctx, ops)
+	for _, b := range t.a.buckets {
+		g.waits.wake(b.Key)
+	}
+	return ans, err
 }
 
 // Fail settles the attempt as failed: its places become failures. The

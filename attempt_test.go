@@ -60,7 +60,7 @@ func TestLockedBucketGivesPlacesBackWithFixedCoolOff(t *testing.T) {
 // count, and the place it took on its other bucket is given back.
 func TestFullBucketGivesPlacesBack(t *testing.T) {
 	ctx := context.Background()
-	g, s, _ := newGuard(t, Config{LockoutParameters: twoGroups, FailureLimit: 2})
+	g, s, _ := newGuard(t, Config{LockoutParameters: twoGroups, FailureLimit: 2, MaxWait: -1})
 	var held []*Ticket
 	for _, u := range []string{"bob", "carol"} {
 		tk, err := g.Admit(ctx, Identity{IP: ip1, Username: u})

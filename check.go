@@ -93,6 +93,7 @@ const (
 	checkSchemaAhead
 	checkNoRuleStore
 	checkNoAuditLog
+	checkFailOpen
 	checkUnknownSilenced
 	checkCount
 )
@@ -119,6 +120,7 @@ var checkTable = [checkCount]CheckInfo{
 	checkSchemaAhead:        {"axes.W105", LevelWarning, "the database schema is newer than this build"},
 	checkNoRuleStore:        {"axes.W106", LevelWarning, "the store keeps no operators' allow/deny rules (a wrapping store must implement Unwrap)"},
 	checkNoAuditLog:         {"axes.W107", LevelWarning, "the audit log is on but nothing records it (a wrapping store must implement Unwrap)"},
+	checkFailOpen:           {"axes.W108", LevelWarning, "fail open is on: while the store is down, nothing limits password guessing"},
 	checkUnknownSilenced:    {"axes.I001", LevelInfo, "silenced_checks names a code that does not exist"},
 }
 
@@ -188,6 +190,11 @@ func (c Config) Check() []Finding {
 		add(checkUsernamePermanent,
 			"A lockout group counts by username without the IP address and there is no cool-off: anyone can lock any account until an operator resets it.",
 			"Set AXES_COOLOFF_TIME, or lock by username+ip_address.")
+	}
+	if c.FailOpen {
+		add(checkFailOpen,
+			"AXES_FAIL_OPEN is true: when the store fails or times out, logins go on to the password check with no limit until it answers again.",
+			"Keep it false (fail closed: logins are refused while the store is down) unless availability matters more than brute-force protection.")
 	}
 	for _, s := range c.SilencedChecks {
 		if !knownCheck(s) {

@@ -37,6 +37,7 @@ func TestConfigCheck(t *testing.T) {
 		{"cool-off below window", Config{CoolOff: time.Minute, FailureWindow: time.Hour}, []string{"axes.W103"}},
 		{"limit below one", Config{FailureLimit: -2}, []string{"axes.E103"}},
 		{"only allowlist empty", Config{OnlyAllowlist: true}, []string{"axes.E104"}},
+		{"fail open", Config{FailOpen: true}, []string{"axes.W108"}},
 		{"unknown silenced code", Config{SilencedChecks: []string{"axes.W999"}}, []string{"axes.I001"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

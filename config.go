@@ -35,6 +35,13 @@ func (g Group) String() string {
 
 func (g Group) has(p Param) bool { return slices.Contains(g, p) }
 
+// The defaults of the settings that django-axes does not have.
+const (
+	defaultMaxWait      = 3 * time.Second
+	defaultMaxWaiters   = 100
+	defaultStoreTimeout = 2 * time.Second
+)
+
 // Default values, equal to django-axes 8.
 const (
 	DefaultFailureLimit                 = 3
@@ -114,6 +121,27 @@ type Config struct {
 	// (AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT=False). Default false:
 	// attempts during a lockout count and extend it.
 	FixedCoolOff bool
+
+	// MaxWait is how long an attempt waits for a place when every place
+	// left under the limit of a bucket is held by checks in flight (users
+	// behind one NAT address logging in at once), before it is refused
+	// (AXES_MAX_WAIT). Default (0) 3s; a negative value refuses at once.
+	// Waiting never lets more than the limit of checks run for a bucket.
+	MaxWait time.Duration
+	// MaxWaiters is how many attempts of one process may wait for a place
+	// in one bucket; more are refused at once (AXES_MAX_WAITERS). Default
+	// (0) 100.
+	MaxWaiters int
+	// StoreTimeout bounds every store call made for an attempt, on top of
+	// the request's context (AXES_STORE_TIMEOUT). Default (0) 2s; a
+	// negative value leaves only the request's context.
+	StoreTimeout time.Duration
+	// FailOpen lets attempts through to the credential check when the
+	// store fails or times out, instead of refusing them (AXES_FAIL_OPEN).
+	// Default false (fail closed: the login is refused, with 503 from
+	// httpaxes). A failure settled while the store is down is counted once
+	// it answers again, where possible; nothing limits guessing meanwhile.
+	FailOpen bool
 
 	// IPAllowlist lists addresses and prefixes (AXES_IP_WHITELIST). It has
 	// an effect only with NeverLockoutAllowlist or OnlyAllowlist.
@@ -223,6 +251,15 @@ func (c Config) withDefaults() Config {
 	if c.PermalockMessage == "" {
 		c.PermalockMessage = DefaultPermalockMessage
 	}
+	if c.MaxWait == 0 {
+		c.MaxWait = defaultMaxWait
+	}
+	if c.MaxWaiters == 0 {
+		c.MaxWaiters = defaultMaxWaiters
+	}
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = defaultStoreTimeout
+	}
 	if c.AccessFailureLogPerUserLimit == 0 {
 		c.AccessFailureLogPerUserLimit = DefaultAccessFailureLogPerUserLimit
 	}
@@ -292,6 +329,9 @@ func (c Config) Validate() error {
 	}
 	if c.FailureWindow < 0 {
 		bad("FailureWindow", "AXES_FAILURE_WINDOW", "must not be negative, got %s", c.FailureWindow)
+	}
+	if c.MaxWaiters < 0 {
+		bad("MaxWaiters", "AXES_MAX_WAITERS", "must not be negative, got %d", c.MaxWaiters)
 	}
 	seen := map[int]bool{}
 	for i, t := range c.Tiers {

@@ -221,6 +221,9 @@ type Guard struct {
 	fixed *storage.Policy         // the policy of every identity, when no function varies it
 	wired [wire.Parts]atomic.Bool // for Check: W002, W003
 	rules ruleCache               // operators' allow/deny rules from the store
+	waits waitroom                // attempts waiting for a place, by bucket
+	check checkTimer              // how long credential checks take
+	quiet quietLog                // what was logged lately, per bucket or store
 }
 
 // New returns a guard over store with policy cfg. It validates cfg and
@@ -405,7 +408,7 @@ func (g *Guard) Status(ctx context.Context, id Identity) (Result, error) {
 	if err != nil || len(a.buckets) == 0 {
 		return Result{Verdict: Allowed, Identity: id, Limit: p.Limit}, err
 	}
-	ans, err := g.do(ctx, a.ops(storage.Peek, storage.Micros(now), nil))
+	ans, err := g.bounded(ctx, a.ops(storage.Peek, storage.Micros(now), nil))
 	if err != nil {
 		return Result{}, fmt.Errorf("axes: status: %w", err)
 	}

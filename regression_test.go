@@ -49,7 +49,7 @@ func TestRegressionSuccessExtendsFailureWindow(t *testing.T) {
 // the bucket stays locked (here: until reset) although only limit-1
 // failures ever happened. A double-click on "log in" locks the user out.
 func TestRegressionRefusalDuringReservationLocksAfterSuccess(t *testing.T) {
-	g, _, _ := newGuard(t, Config{})
+	g, _, _ := newGuard(t, Config{MaxWait: -1}) // refuse the double click at once
 	ctx := context.Background()
 	try(t, g, "alice", ip1, false)
 	try(t, g, "alice", ip1, false)

@@ -60,7 +60,7 @@ func Settings() []Setting {
 // read, assembled from the parts below. A part is a list of row values, so
 // a setting moves between parts, or to another package's registry, as one
 // line.
-var registry = slices.Concat(guardSettings, httpSettings, logSettings, checkSettings)
+var registry = slices.Concat(guardSettings, admitSettings, httpSettings, logSettings, checkSettings)
 
 // guardSettings are the lockout policy the guard applies.
 var guardSettings = []setting.Row[Config]{
@@ -103,6 +103,14 @@ var guardSettings = []setting.Row[Config]{
 	setting.Bool("AXES_ONLY_WHITELIST", "OnlyAllowlist", func(c *Config) *bool { return &c.OnlyAllowlist }, false),
 	setting.Bool("AXES_NEVER_LOCKOUT_GET", "NeverLockoutGET", func(c *Config) *bool { return &c.NeverLockoutGET }, false),
 	setting.Int("AXES_IPV6_PREFIX", "IPv6Prefix", "a prefix length from 1 to 128", 1, func(c *Config) *int { return &c.IPv6Prefix }),
+}
+
+// admitSettings are how admission waits for places and for the store.
+var admitSettings = []setting.Row[Config]{
+	setting.Bound("AXES_MAX_WAIT", "MaxWait", func(c *Config) *time.Duration { return &c.MaxWait }),
+	setting.Int("AXES_MAX_WAITERS", "MaxWaiters", "a whole number of at least 0 (0: the default, 100)", 0, func(c *Config) *int { return &c.MaxWaiters }),
+	setting.Bound("AXES_STORE_TIMEOUT", "StoreTimeout", func(c *Config) *time.Duration { return &c.StoreTimeout }),
+	setting.Bool("AXES_FAIL_OPEN", "FailOpen", func(c *Config) *bool { return &c.FailOpen }, false),
 }
 
 // httpSettings are read only by httpaxes: how it finds the client and the

@@ -10,6 +10,10 @@ import (
 // that is not the zero value of its field. A new setting needs one here.
 var settingSamples = map[string]string{
 	"AXES_ENABLED":                                  "false",
+	"AXES_MAX_WAIT":                                 "off",
+	"AXES_MAX_WAITERS":                              "20",
+	"AXES_STORE_TIMEOUT":                            "500ms",
+	"AXES_FAIL_OPEN":                                "true",
 	"AXES_FAILURE_LIMIT":                            "5",
 	"AXES_COOLOFF_TIME":                             "1h30m",
 	"AXES_FAILURE_WINDOW":                           "2h",

@@ -88,6 +88,33 @@ func Duration[T any](env, field string, dst func(*T) *time.Duration) Row[T] {
 	}
 }
 
+// Bound is a duration setting whose zero value means a default, and which
+// "off" turns off (stored as -1): a time limit such as a wait or a
+// deadline.
+func Bound[T any](env, field string, dst func(*T) *time.Duration) Row[T] {
+	return Row[T]{
+		Env: env, Field: field, Help: `a duration with units such as "3s" or "500ms", "0" for the default, or "off"`,
+		Set: func(c *T, v string) error {
+			if strings.EqualFold(strings.TrimSpace(v), "off") {
+				*dst(c) = -1
+				return nil
+			}
+			d, err := ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			*dst(c) = d
+			return nil
+		},
+		Get: func(c *T) string {
+			if *dst(c) < 0 {
+				return "off"
+			}
+			return FormatDuration(*dst(c))
+		},
+	}
+}
+
 // String is a setting taken as it is written.
 func String[T any](env, field string, dst func(*T) *string) Row[T] {
 	return Row[T]{
