@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/goaxes/axes/internal/setting"
 )
 
 // Param is one lockout parameter: a property of the client that failures are
@@ -226,9 +228,9 @@ func (c Config) withDefaults() Config {
 	if c.AccessFailureLogPerUserLimit == 0 {
 		c.AccessFailureLogPerUserLimit = DefaultAccessFailureLogPerUserLimit
 	}
-	c.IPAllowlist = foldPrefixes(c.IPAllowlist)
-	c.IPDenylist = foldPrefixes(c.IPDenylist)
-	c.TrustedProxies = foldPrefixes(c.TrustedProxies)
+	c.IPAllowlist = setting.FoldPrefixes(c.IPAllowlist)
+	c.IPDenylist = setting.FoldPrefixes(c.IPDenylist)
+	c.TrustedProxies = setting.FoldPrefixes(c.TrustedProxies)
 	if len(c.Tiers) > 0 {
 		c.Tiers = slices.Clone(c.Tiers)
 		slices.SortStableFunc(c.Tiers, func(a, b Tier) int { return a.Failures - b.Failures })

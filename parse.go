@@ -4,25 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 
 	"github.com/goaxes/axes/internal/setting"
 )
-
-// foldPrefixes folds each prefix as client addresses are compared with it
-// (see [setting.FoldPrefix]).
-func foldPrefixes(ps []netip.Prefix) []netip.Prefix {
-	if len(ps) == 0 {
-		return ps
-	}
-	out := make([]netip.Prefix, len(ps))
-	for i, p := range ps {
-		out[i] = setting.FoldPrefix(p)
-	}
-	return out
-}
 
 // parseLockoutParameters parses lockout parameter groups: groups separated
 // by commas, parameters in a group joined by "+" ("username,ip_address"
