@@ -88,6 +88,10 @@ func envError(name, field, expect, value string, err error) error {
 // strings (durations with units: "15m") or lists. Unknown keys are errors,
 // so a typo cannot silently leave a default in place. Every problem is
 // reported at once.
+//
+// The keys of the HTTP layer (username_form_field, lockout_url, ...) are
+// settings of httpaxes.Config, and unknown here: a file that holds both
+// kinds is read into both configurations with httpaxes.LoadFile.
 func (c *Config) LoadFile(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -113,7 +117,7 @@ func (c *Config) ParseJSON(data []byte) error {
 	for _, e := range entries {
 		s, ok := known[e.Key]
 		if !ok {
-			errs = append(errs, fmt.Errorf("unknown key %q", e.Key))
+			errs = append(errs, fmt.Errorf("unknown key %q (a file with the settings of httpaxes too is read with httpaxes.LoadFile)", e.Key))
 			continue
 		}
 		v, err := e.Text()

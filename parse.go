@@ -108,29 +108,6 @@ func parseTiers(v string) ([]Tier, error) {
 	return ts, nil
 }
 
-func parseHeaderName(v string) (string, error) {
-	for _, s := range setting.SplitList(strings.Trim(v, "()[]")) {
-		s = strings.Trim(s, `"'`)
-		if strings.EqualFold(s, "REMOTE_ADDR") {
-			continue
-		}
-		if rest, ok := strings.CutPrefix(strings.ToUpper(s), "HTTP_"); ok && strings.ToUpper(s) == s {
-			words := strings.Split(strings.ToLower(rest), "_")
-			for i, w := range words {
-				if w != "" {
-					words[i] = strings.ToUpper(w[:1]) + w[1:]
-				}
-			}
-			s = strings.Join(words, "-")
-		}
-		if !validHeaderName(s) {
-			return "", fmt.Errorf("%q is not a header name", s)
-		}
-		return s, nil
-	}
-	return "", errors.New("no header name")
-}
-
 // formatGroups writes lockout parameter groups as parseLockoutParameters
 // reads them: "ip_address,username+ip_address".
 func formatGroups(gs []Group) string {

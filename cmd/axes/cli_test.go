@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"net/netip"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/httpaxes"
 	"github.com/goaxes/axes/memstore"
 	"github.com/goaxes/axes/storage"
 )
@@ -574,21 +576,26 @@ func TestConfigRoundTrip(t *testing.T) {
 				}
 			}
 			data, _ := json.Marshal(doc)
-			var back, orig axes.Config
-			if err := back.ParseJSON(data); err != nil {
+			var back, orig configs
+			if err := httpaxes.ParseJSON(data, &back.core, &back.http); err != nil {
 				t.Fatalf("axes config --json does not read back: %v\n%s", err, data)
 			}
-			if err := orig.ApplyEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }); err != nil {
+			lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+			if err := errors.Join(orig.core.ApplyEnv(lookup), orig.http.ApplyEnv(lookup)); err != nil {
 				t.Fatal(err)
 			}
-			if vars["AXES_FAILURE_WINDOW"] != "" && back.FailureWindow != 90*time.Minute {
-				t.Errorf("failure_window read back as %s, want 1h30m", back.FailureWindow)
+			if vars["AXES_FAILURE_WINDOW"] != "" && back.core.FailureWindow != 90*time.Minute {
+				t.Errorf("failure_window read back as %s, want 1h30m", back.core.FailureWindow)
 			}
-			for _, s := range axes.Settings() {
+			rows := settingRows()
+			if n := len(axes.Settings()) + len(httpaxes.Settings()); len(rows) != n {
+				t.Errorf("the command has %d settings, the two registries %d", len(rows), n)
+			}
+			for _, s := range rows {
 				if _, ok := doc[s.Key]; !ok {
 					t.Errorf("axes config --json does not show %s", s.Key)
 				}
-				if g, w := s.Get(back.Effective()), s.Get(orig.Effective()); g != w {
+				if g, w := s.get(back.effective()), s.get(orig.effective()); g != w {
 					t.Errorf("%s: read back as %q, want %q", s.Key, g, w)
 				}
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/httpaxes"
 )
 
 func lookupFrom(vars map[string]string) env {
@@ -27,7 +28,7 @@ func lookupFrom(vars map[string]string) env {
 
 // envConfig builds the configuration exactly as "axes demo" does: flags
 // registered, no arguments, then file, environment and flags.
-func envConfig(t *testing.T, vars map[string]string) axes.Config {
+func envConfig(t *testing.T, vars map[string]string) configs {
 	t.Helper()
 	lookup := lookupFrom(vars)
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -80,7 +81,7 @@ func TestEnvLockoutParameters(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(k.name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
-				cfg := envConfig(t, map[string]string{"AXES_LOCKOUT_PARAMETERS": tc.value})
+				cfg := envConfig(t, map[string]string{"AXES_LOCKOUT_PARAMETERS": tc.value}).core
 				if !slices.EqualFunc(cfg.LockoutParameters, tc.groups, slices.Equal) {
 					t.Fatalf("AXES_LOCKOUT_PARAMETERS=%s: groups %v, want %v", tc.value, cfg.LockoutParameters, tc.groups)
 				}
@@ -151,7 +152,7 @@ func TestRunDemoEnd2End(t *testing.T) {
 			t.Fatalf("axes demo did not start: stdout %q stderr %q", stdout.String(), stderr.String())
 		}
 	}
-	s := newSite(base, axes.Config{}, nil)
+	s := newSite(base, axes.Config{}, httpaxes.Config{}, nil)
 	defer s.close()
 	s.play(t, s15())
 	cancel()
