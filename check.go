@@ -136,7 +136,9 @@ func knownCheck(code string) bool {
 
 // Check returns the findings about the configuration alone, without
 // SilencedChecks applied (use [Silence]). Problems that [Config.Validate]
-// rejects are reported as errors, so one call shows everything.
+// rejects are reported as errors, so one call shows everything. The
+// checks of the HTTP settings (axes.W101, axes.W102) are made by
+// httpaxes.Config.Check.
 func (c Config) Check() []Finding {
 	var fs []Finding
 	add := func(k check, msg, hint string) { fs = append(fs, k.finding(msg, hint)) }
@@ -167,19 +169,6 @@ func (c Config) Check() []Finding {
 		add(checkTiersWithCoolOff,
 			"Tiers is set alongside CoolOff: with tiers, CoolOff is ignored.",
 			"Remove AXES_COOLOFF_TIME, or the tiers.")
-	}
-	for _, p := range c.TrustedProxies {
-		if p.Bits() == 0 {
-			add(checkProxiesTrustAll,
-				fmt.Sprintf("TrustedProxies contains %s, which trusts every peer: any client can forge its address in %s.", p, eff.ForwardedHeader),
-				"List only your proxies' addresses or networks.")
-			break
-		}
-	}
-	if c.ForwardedHeader != "" && len(c.TrustedProxies) == 0 && c.ProxyCount == 0 {
-		add(checkHeaderWithoutProxy,
-			fmt.Sprintf("ForwardedHeader is %s, but no trusted proxy is configured, so the header is ignored and the client is the TCP peer.", c.ForwardedHeader),
-			"Set AXES_IPWARE_PROXY_TRUSTED_IPS or AXES_IPWARE_PROXY_COUNT, or remove the header setting.")
 	}
 	if c.CoolOff > 0 && c.FailureWindow > c.CoolOff && len(c.Tiers) == 0 {
 		add(checkCoolOffBelowWindow,
@@ -264,7 +253,9 @@ func Silence(fs []Finding, silenced []string) []Finding {
 // response is rendered; W003: no credential check runs under the guard;
 // httpaxes.New marks both, and the first admission marks W003; an
 // application that renders lockouts itself silences W002). The silenced
-// codes are left out. Call it at start-up, after wiring.
+// codes are left out. Call it at start-up, after wiring; an application
+// that serves logins with httpaxes calls httpaxes.Middleware.Check
+// instead, which adds the checks of the HTTP settings to these.
 func (g *Guard) Check(ctx context.Context) []Finding {
 	fs := g.raw.Check()
 	fs = append(fs, CheckStore(ctx, g.store)...)

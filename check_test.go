@@ -3,7 +3,6 @@ package axes
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -32,8 +31,6 @@ func TestConfigCheck(t *testing.T) {
 		{"username+ip", Config{LockoutParameters: []Group{{ParamUsername, ParamIPAddress}}}, nil},
 		{"tiers and cool-off", Config{Tiers: []Tier{{3, time.Minute}}, CoolOff: time.Hour}, []string{"axes.W007"}},
 		{"bad tiers", Config{Tiers: []Tier{{0, time.Minute}}}, []string{"axes.W008"}},
-		{"trust all", Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}, []string{"axes.W101"}},
-		{"header without proxy", Config{ForwardedHeader: "X-Real-IP"}, []string{"axes.W102"}},
 		{"cool-off below window", Config{CoolOff: time.Minute, FailureWindow: time.Hour}, []string{"axes.W103"}},
 		{"limit below one", Config{FailureLimit: -2}, []string{"axes.E103"}},
 		{"only allowlist empty", Config{OnlyAllowlist: true}, []string{"axes.E104"}},
@@ -115,7 +112,7 @@ func TestCheckTable(t *testing.T) {
 	for _, cfg := range []Config{
 		{FailureLimit: -1, Tiers: []Tier{{0, 0}}, OnlyAllowlist: true, IPv6Prefix: 200},
 		{LockoutParameters: []Group{{ParamUsername}}, SilencedChecks: []string{"axes.W999"}},
-		{Tiers: []Tier{{3, time.Minute}}, CoolOff: time.Hour, ForwardedHeader: "X-Real-IP"},
+		{Tiers: []Tier{{3, time.Minute}}, CoolOff: time.Hour},
 	} {
 		fs = append(fs, cfg.Check()...)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/goaxes/axes/internal/setting"
 )
 
 // Param is one lockout parameter: a property of the client that failures are
@@ -45,13 +47,8 @@ const (
 // Default values, equal to django-axes 8.
 const (
 	DefaultFailureLimit                 = 3
-	DefaultHTTPResponseCode             = 429
 	DefaultIPv6Prefix                   = 64
-	DefaultUsernameFormField            = "username"
 	DefaultAccessFailureLogPerUserLimit = 1000
-	DefaultForwardedHeader              = "X-Forwarded-For"
-	DefaultCoolOffMessage               = "Account locked: too many login attempts. Please try again later."
-	DefaultPermalockMessage             = "Account locked: too many login attempts. Contact an admin to unlock your account."
 )
 
 // Tier is one step of a progressive lockout: from Failures failures on, a
@@ -62,7 +59,10 @@ type Tier struct {
 	CoolOff  time.Duration `json:"cooloff"`
 }
 
-// Config is the lockout policy. The zero value of every field means the
+// Config is the lockout policy: who is counted, when a client is locked,
+// and what the audit log keeps. How a request is read and a lockout is
+// answered over HTTP is configured on the middleware (httpaxes.Config).
+// The zero value of every field means the
 // django-axes 8 default, so Config{} is a working configuration: three
 // failures per IP address lock it until reset. Fields whose django-axes
 // default is true are inverted here (Disabled, RecordOnly, FixedCoolOff), so
@@ -162,9 +162,6 @@ type Config struct {
 	// locked and never counted (AXES_WHITELIST_CALLABLE).
 	AllowlistFunc func(Identity) bool
 
-	// UsernameFormField is the form or JSON field the username is read from
-	// (AXES_USERNAME_FORM_FIELD). Default "username".
-	UsernameFormField string
 	// NormalizeUsername maps a submitted username to the one that is keyed
 	// and stored. Default: trim white space and fold case. It runs before
 	// the username is cut to 255 bytes.
@@ -173,38 +170,6 @@ type Config struct {
 	// IPv6Prefix is the prefix length IPv6 clients are grouped by, since one
 	// client usually holds a whole /64. 128 turns grouping off. Default 64.
 	IPv6Prefix int
-	// TrustedProxies lists the proxies whose forwarding header is believed
-	// (AXES_IPWARE_PROXY_TRUSTED_IPS). Default none: the client IP is the
-	// TCP peer.
-	TrustedProxies []netip.Prefix
-	// ProxyCount is the number of proxies in front of the application
-	// (AXES_IPWARE_PROXY_COUNT): the client is that many hops from the right
-	// of the forwarding header. Default 0 (no header is read).
-	ProxyCount int
-	// ForwardedHeader is the header read when TrustedProxies or ProxyCount is
-	// set. Default X-Forwarded-For.
-	ForwardedHeader string
-
-	// HTTPResponseCode is the status of a lockout response
-	// (AXES_HTTP_RESPONSE_CODE). Default 429.
-	HTTPResponseCode int
-	// LockoutURL, if set, redirects locked-out clients there with
-	// ?username= (AXES_LOCKOUT_URL).
-	LockoutURL string
-	// LockoutTemplate, if set, is the path of an html/template file rendered
-	// as the lockout page (AXES_LOCKOUT_TEMPLATE). It wins over LockoutURL.
-	LockoutTemplate string
-	// CoolOffMessage is the lockout text when locks expire
-	// (AXES_COOLOFF_MESSAGE).
-	CoolOffMessage string
-	// PermalockMessage is the lockout text when locks last until reset
-	// (AXES_PERMALOCK_MESSAGE).
-	PermalockMessage string
-	// AllowedCORSOrigins, if set, is sent as Access-Control-Allow-Origin on
-	// JSON lockout responses (AXES_ALLOWED_CORS_ORIGINS). Default: no CORS
-	// headers (django-axes sends "*").
-	AllowedCORSOrigins string
-
 	// DisableAccessLog stops recording successful logins and logouts
 	// (AXES_DISABLE_ACCESS_LOG).
 	DisableAccessLog bool
@@ -230,26 +195,11 @@ func (c Config) withDefaults() Config {
 	if len(c.LockoutParameters) == 0 {
 		c.LockoutParameters = []Group{{ParamIPAddress}}
 	}
-	if c.UsernameFormField == "" {
-		c.UsernameFormField = DefaultUsernameFormField
-	}
 	if c.NormalizeUsername == nil {
 		c.NormalizeUsername = FoldUsername
 	}
 	if c.IPv6Prefix == 0 {
 		c.IPv6Prefix = DefaultIPv6Prefix
-	}
-	if c.ForwardedHeader == "" {
-		c.ForwardedHeader = DefaultForwardedHeader
-	}
-	if c.HTTPResponseCode == 0 {
-		c.HTTPResponseCode = DefaultHTTPResponseCode
-	}
-	if c.CoolOffMessage == "" {
-		c.CoolOffMessage = DefaultCoolOffMessage
-	}
-	if c.PermalockMessage == "" {
-		c.PermalockMessage = DefaultPermalockMessage
 	}
 	if c.MaxWait == 0 {
 		c.MaxWait = defaultMaxWait
@@ -263,9 +213,8 @@ func (c Config) withDefaults() Config {
 	if c.AccessFailureLogPerUserLimit == 0 {
 		c.AccessFailureLogPerUserLimit = DefaultAccessFailureLogPerUserLimit
 	}
-	c.IPAllowlist = foldPrefixes(c.IPAllowlist)
-	c.IPDenylist = foldPrefixes(c.IPDenylist)
-	c.TrustedProxies = foldPrefixes(c.TrustedProxies)
+	c.IPAllowlist = setting.FoldPrefixes(c.IPAllowlist)
+	c.IPDenylist = setting.FoldPrefixes(c.IPDenylist)
 	if len(c.Tiers) > 0 {
 		c.Tiers = slices.Clone(c.Tiers)
 		slices.SortStableFunc(c.Tiers, func(a, b Tier) int { return a.Failures - b.Failures })
@@ -283,7 +232,6 @@ func (c Config) clone() Config {
 	}
 	c.IPAllowlist = slices.Clone(c.IPAllowlist)
 	c.IPDenylist = slices.Clone(c.IPDenylist)
-	c.TrustedProxies = slices.Clone(c.TrustedProxies)
 	c.SilencedChecks = slices.Clone(c.SilencedChecks)
 	return c
 }
@@ -354,15 +302,6 @@ func (c Config) Validate() error {
 	if c.IPv6Prefix != 0 && (c.IPv6Prefix < 1 || c.IPv6Prefix > 128) {
 		bad("IPv6Prefix", "AXES_IPV6_PREFIX", "must be between 1 and 128, got %d", c.IPv6Prefix)
 	}
-	if c.ProxyCount < 0 {
-		bad("ProxyCount", "AXES_IPWARE_PROXY_COUNT", "must not be negative, got %d", c.ProxyCount)
-	}
-	if c.ProxyCount > 0 && len(c.TrustedProxies) > 0 {
-		bad("ProxyCount", "AXES_IPWARE_PROXY_COUNT", "set either ProxyCount or TrustedProxies, not both")
-	}
-	if c.ForwardedHeader != "" && !validHeaderName(c.ForwardedHeader) {
-		bad("ForwardedHeader", "AXES_IPWARE_META_PRECEDENCE_ORDER", "%q is not a header name", c.ForwardedHeader)
-	}
 	for _, p := range c.IPAllowlist {
 		if !p.IsValid() {
 			bad("IPAllowlist", "AXES_IP_WHITELIST", "contains an invalid prefix")
@@ -373,25 +312,11 @@ func (c Config) Validate() error {
 			bad("IPDenylist", "AXES_IP_BLACKLIST", "contains an invalid prefix")
 		}
 	}
-	for _, p := range c.TrustedProxies {
-		if !p.IsValid() {
-			bad("TrustedProxies", "AXES_IPWARE_PROXY_TRUSTED_IPS", "contains an invalid prefix")
-		}
-	}
 	if c.OnlyAllowlist && len(c.IPAllowlist) == 0 {
 		bad("OnlyAllowlist", "AXES_ONLY_WHITELIST", "refuses every client because IPAllowlist is empty")
 	}
-	if c.HTTPResponseCode != 0 && (c.HTTPResponseCode < 400 || c.HTTPResponseCode > 599) {
-		bad("HTTPResponseCode", "AXES_HTTP_RESPONSE_CODE", "must be a 4xx or 5xx status, got %d", c.HTTPResponseCode)
-	}
-	if c.LockoutURL != "" && !strings.HasPrefix(c.LockoutURL, "/") && !strings.HasPrefix(c.LockoutURL, "https://") && !strings.HasPrefix(c.LockoutURL, "http://") {
-		bad("LockoutURL", "AXES_LOCKOUT_URL", "must be a path starting with / or an http(s) URL, got %q", c.LockoutURL)
-	}
 	if c.AccessFailureLogPerUserLimit < 0 {
 		bad("AccessFailureLogPerUserLimit", "AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT", "must not be negative, got %d", c.AccessFailureLogPerUserLimit)
-	}
-	if c.UsernameFormField != "" && strings.TrimSpace(c.UsernameFormField) != c.UsernameFormField {
-		bad("UsernameFormField", "AXES_USERNAME_FORM_FIELD", "must not have surrounding space")
 	}
 	return errors.Join(errs...)
 }
@@ -413,16 +338,4 @@ func validateGroup(g Group) error {
 		seen[p] = true
 	}
 	return nil
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }

@@ -18,7 +18,8 @@
 //	}
 //
 // For net/http, package httpaxes resolves the client from the request and
-// renders the lockout response (its Middleware.Protect).
+// renders the lockout response (its Middleware.Protect); how it does both
+// is configured there, in httpaxes.Config.
 //
 // # Reserve before verify
 //
@@ -58,8 +59,9 @@
 //
 // # Configuration
 //
-// [Config] holds the policy as plain data; its zero value is django-axes'
-// defaults. [Config.ApplyEnv] reads AXES_* variables with the django-axes
+// [Config] holds the lockout policy as plain data; its zero value is
+// django-axes' defaults. The settings of the HTTP layer (the username
+// field, proxies, the lockout response) are httpaxes.Config's. [Config.ApplyEnv] reads AXES_* variables with the django-axes
 // names and [Config.LoadFile] a JSON file whose keys are those names in
 // lower case; [Settings] lists every setting, with a getter that writes a
 // value back in the same form. Behaviour that is not data (a clock, a

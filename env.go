@@ -1,13 +1,9 @@
 package axes
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/goaxes/axes/internal/setting"
@@ -31,16 +27,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	var errs []error
-	for _, s := range registry {
-		v, ok := lookup(s.Env)
-		if !ok || strings.TrimSpace(v) == "" {
-			continue
-		}
-		if err := s.Set(c, v); err != nil {
-			errs = append(errs, envError(s.Env, s.Field, s.Help, v, err))
-		}
-	}
+	errs := setting.ApplyEnv(registry, c, lookup, func(r setting.Row[Config], v string, err error) error {
+		return envError(r.Env, r.Field, r.Help, v, err)
+	})
 	if _, ok := lookup("AXES_LOCKOUT_PARAMETERS"); !ok {
 		legacy := func(name string) (bool, error) {
 			v, ok := lookup(name)
@@ -87,14 +76,10 @@ func legacyParameters(flag func(string) (bool, error)) []Group {
 }
 
 // envError is the *ConfigError for a value of a variable (or flag) that
-// does not parse: it names the variable and shows the value, cut to 80
-// bytes, and what the setting expects.
+// does not parse: it names the variable and shows the value and what the
+// setting expects.
 func envError(name, field, expect, value string, err error) error {
-	shown := value
-	if len(shown) > 80 {
-		shown = shown[:80] + "..."
-	}
-	return &ConfigError{Field: field, Env: name, Problem: fmt.Sprintf("%q is not valid (%v); expected %s", shown, err, expect)}
+	return &ConfigError{Field: field, Env: name, Problem: setting.ValueProblem(value, err, expect)}
 }
 
 // LoadFile reads a JSON configuration file into c. Its keys are the
@@ -103,6 +88,10 @@ func envError(name, field, expect, value string, err error) error {
 // strings (durations with units: "15m") or lists. Unknown keys are errors,
 // so a typo cannot silently leave a default in place. Every problem is
 // reported at once.
+//
+// The keys of the HTTP layer (username_form_field, lockout_url, ...) are
+// settings of httpaxes.Config, and unknown here: a file that holds both
+// kinds is read into both configurations with httpaxes.LoadFile.
 func (c *Config) LoadFile(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -116,65 +105,28 @@ func (c *Config) LoadFile(path string) error {
 
 // ParseJSON applies a JSON configuration document to c (see [Config.LoadFile]).
 func (c *Config) ParseJSON(data []byte) error {
-	var doc map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		return fmt.Errorf("not a JSON object: %w", err)
+	entries, err := setting.DecodeJSON(data)
+	if err != nil {
+		return err
 	}
 	known := map[string]setting.Row[Config]{}
 	for _, s := range registry {
 		known[s.Key()] = s
 	}
-	keys := make([]string, 0, len(doc))
-	for k := range doc {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var errs []error
-	for _, k := range keys {
-		s, ok := known[k]
+	for _, e := range entries {
+		s, ok := known[e.Key]
 		if !ok {
-			errs = append(errs, fmt.Errorf("unknown key %q", k))
+			errs = append(errs, fmt.Errorf("unknown key %q (a file with the settings of httpaxes too is read with httpaxes.LoadFile)", e.Key))
 			continue
 		}
-		v, err := jsonToSetting(doc[k])
+		v, err := e.Text()
 		if err == nil {
 			err = s.Set(c, v)
 		}
 		if err != nil {
-			errs = append(errs, &ConfigError{Field: s.Field, Env: k, Problem: fmt.Sprintf("%v; expected %s", err, s.Help)})
+			errs = append(errs, &ConfigError{Field: s.Field, Env: e.Key, Problem: setting.FileProblem(err, s.Help)})
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// jsonToSetting turns a JSON value into the text form the setting parsers
-// read: strings as they are, numbers and booleans as written, lists of
-// strings joined by commas, nested lists passed on as JSON.
-func jsonToSetting(raw json.RawMessage) (string, error) {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", err
-	}
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case float64:
-		return string(raw), nil
-	case []any:
-		parts := make([]string, 0, len(x))
-		for _, e := range x {
-			s, ok := e.(string)
-			if !ok {
-				return string(raw), nil // nested: let the parser read JSON
-			}
-			parts = append(parts, s)
-		}
-		return strings.Join(parts, ","), nil
-	case nil:
-		return "", errors.New("null is not a value")
-	}
-	return "", fmt.Errorf("unsupported JSON value %s", raw)
 }

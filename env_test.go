@@ -29,9 +29,7 @@ func TestApplyEnv(t *testing.T) {
 		"AXES_NEVER_LOCKOUT_WHITELIST":                  "1",
 		"AXES_ONLY_WHITELIST":                           "false",
 		"AXES_NEVER_LOCKOUT_GET":                        "true",
-		"AXES_HTTP_RESPONSE_CODE":                       "403",
 		"AXES_ENABLED":                                  "false",
-		"AXES_IPWARE_META_PRECEDENCE_ORDER":             "HTTP_X_REAL_IP",
 		"AXES_LOCKOUT_TIERS":                            "3:1m,6:15m",
 	}))
 	if err != nil {
@@ -43,9 +41,8 @@ func TestApplyEnv(t *testing.T) {
 		ResetOnSuccess:    true, RecordOnly: true, FixedCoolOff: true,
 		IPAllowlist:           []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")},
 		IPDenylist:            []netip.Prefix{netip.MustParsePrefix("203.0.113.9/32")},
-		NeverLockoutAllowlist: true, NeverLockoutGET: true, HTTPResponseCode: 403,
-		ForwardedHeader: "X-Real-Ip",
-		Tiers:           []Tier{{3, time.Minute}, {6, 15 * time.Minute}},
+		NeverLockoutAllowlist: true, NeverLockoutGET: true,
+		Tiers: []Tier{{3, time.Minute}, {6, 15 * time.Minute}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("ApplyEnv =\n%+v\nwant\n%+v", c, want)
@@ -71,7 +68,6 @@ func TestApplyEnvReportsEveryBadValue(t *testing.T) {
 		"AXES_LOCKOUT_PARAMETERS": "ip_address,session",
 		"AXES_RESET_ON_SUCCESS":   "yes",
 		"AXES_IP_BLACKLIST":       "1.2.3.400",
-		"AXES_HTTP_RESPONSE_CODE": "200",
 	}))
 	if err == nil {
 		t.Fatal("no error")
@@ -80,7 +76,7 @@ func TestApplyEnvReportsEveryBadValue(t *testing.T) {
 	for _, want := range []string{
 		"AXES_COOLOFF_TIME", "bare number", "write 2h or 2m",
 		"AXES_FAILURE_LIMIT", "AXES_LOCKOUT_PARAMETERS", `"session" is not a lockout parameter`,
-		"AXES_RESET_ON_SUCCESS", "true, false, 1 or 0", "AXES_IP_BLACKLIST", "AXES_HTTP_RESPONSE_CODE",
+		"AXES_RESET_ON_SUCCESS", "true, false, 1 or 0", "AXES_IP_BLACKLIST",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not mention %q:\n%s", want, msg)
@@ -138,10 +134,16 @@ func TestLoadFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `unknown key "failure_limt"`) || !strings.Contains(err.Error(), "bare number") {
 		t.Errorf("bad file error = %v", err)
 	}
+	// A key of httpaxes.Config is not one of Config's: the error says
+	// where such a file is read.
+	err = new(Config).ParseJSON([]byte(`{"lockout_url": "/locked"}`))
+	if err == nil || !strings.Contains(err.Error(), `unknown key "lockout_url"`) || !strings.Contains(err.Error(), "httpaxes.LoadFile") {
+		t.Errorf("HTTP key error = %v", err)
+	}
 }
 
 func TestValidateReportsAllProblems(t *testing.T) {
-	c := Config{FailureLimit: -1, CoolOff: -time.Second, LockoutParameters: []Group{{"ip"}}, HTTPResponseCode: 200,
+	c := Config{FailureLimit: -1, CoolOff: -time.Second, LockoutParameters: []Group{{"ip"}},
 		OnlyAllowlist: true, Tiers: []Tier{{0, time.Minute}}}
 	err := c.Validate()
 	var n int
@@ -152,8 +154,8 @@ func TestValidateReportsAllProblems(t *testing.T) {
 		}
 		n++
 	}
-	if n != 6 {
-		t.Errorf("Validate found %d problems, want 6:\n%v", n, err)
+	if n != 5 {
+		t.Errorf("Validate found %d problems, want 5:\n%v", n, err)
 	}
 	if err := (Config{}).Validate(); err != nil {
 		t.Errorf("zero Config: %v", err)

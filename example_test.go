@@ -29,12 +29,12 @@ func ExampleNew() {
 	fmt.Println(guard.Policy(axes.Identity{}).Limit)
 
 	// Validate reports every problem at once.
-	_, err = axes.New(memstore.New(), axes.Config{FailureLimit: -1, HTTPResponseCode: 200})
+	_, err = axes.New(memstore.New(), axes.Config{FailureLimit: -1, IPv6Prefix: 129})
 	fmt.Println(err)
 	// Output:
 	// 5
 	// axes: FailureLimit (AXES_FAILURE_LIMIT): must be at least 1, got -1
-	// axes: HTTPResponseCode (AXES_HTTP_RESPONSE_CODE): must be a 4xx or 5xx status, got 200
+	// axes: IPv6Prefix (AXES_IPV6_PREFIX): must be between 1 and 128, got 129
 }
 
 // Authenticate wraps the application's credential check: a locked-out

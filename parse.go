@@ -4,25 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 
 	"github.com/goaxes/axes/internal/setting"
 )
-
-// foldPrefixes folds each prefix as client addresses are compared with it
-// (see [setting.FoldPrefix]).
-func foldPrefixes(ps []netip.Prefix) []netip.Prefix {
-	if len(ps) == 0 {
-		return ps
-	}
-	out := make([]netip.Prefix, len(ps))
-	for i, p := range ps {
-		out[i] = setting.FoldPrefix(p)
-	}
-	return out
-}
 
 // parseLockoutParameters parses lockout parameter groups: groups separated
 // by commas, parameters in a group joined by "+" ("username,ip_address"
@@ -120,29 +106,6 @@ func parseTiers(v string) ([]Tier, error) {
 		return nil, errors.New("no tiers")
 	}
 	return ts, nil
-}
-
-func parseHeaderName(v string) (string, error) {
-	for _, s := range setting.SplitList(strings.Trim(v, "()[]")) {
-		s = strings.Trim(s, `"'`)
-		if strings.EqualFold(s, "REMOTE_ADDR") {
-			continue
-		}
-		if rest, ok := strings.CutPrefix(strings.ToUpper(s), "HTTP_"); ok && strings.ToUpper(s) == s {
-			words := strings.Split(strings.ToLower(rest), "_")
-			for i, w := range words {
-				if w != "" {
-					words[i] = strings.ToUpper(w[:1]) + w[1:]
-				}
-			}
-			s = strings.Join(words, "-")
-		}
-		if !validHeaderName(s) {
-			return "", fmt.Errorf("%q is not a header name", s)
-		}
-		return s, nil
-	}
-	return "", errors.New("no header name")
 }
 
 // formatGroups writes lockout parameter groups as parseLockoutParameters

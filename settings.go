@@ -59,8 +59,8 @@ func Settings() []Setting {
 // registry is the table of settings that ApplyEnv, ParseJSON and Settings
 // read, assembled from the parts below. A part is a list of row values, so
 // a setting moves between parts, or to another package's registry, as one
-// line.
-var registry = slices.Concat(guardSettings, admitSettings, httpSettings, logSettings, checkSettings)
+// line. The settings of the HTTP layer are httpaxes's (httpaxes.Settings).
+var registry = slices.Concat(guardSettings, admitSettings, logSettings, checkSettings)
 
 // guardSettings are the lockout policy the guard applies.
 var guardSettings = []setting.Row[Config]{
@@ -111,34 +111,6 @@ var admitSettings = []setting.Row[Config]{
 	setting.Int("AXES_MAX_WAITERS", "MaxWaiters", "a whole number of at least 0 (0: the default, 100)", 0, func(c *Config) *int { return &c.MaxWaiters }),
 	setting.Bound("AXES_STORE_TIMEOUT", "StoreTimeout", func(c *Config) *time.Duration { return &c.StoreTimeout }),
 	setting.Bool("AXES_FAIL_OPEN", "FailOpen", func(c *Config) *bool { return &c.FailOpen }, false),
-}
-
-// httpSettings are read only by httpaxes: how it finds the client and the
-// username in a request, and how it answers a locked-out client. They go
-// to httpaxes's own registry when their fields do.
-var httpSettings = []setting.Row[Config]{
-	setting.String("AXES_USERNAME_FORM_FIELD", "UsernameFormField", func(c *Config) *string { return &c.UsernameFormField }),
-	setting.Prefixes("AXES_IPWARE_PROXY_TRUSTED_IPS", "TrustedProxies", func(c *Config) *[]netip.Prefix { return &c.TrustedProxies }),
-	setting.Int("AXES_IPWARE_PROXY_COUNT", "ProxyCount", "a whole number of at least 0", 0, func(c *Config) *int { return &c.ProxyCount }),
-	{
-		Env: "AXES_IPWARE_META_PRECEDENCE_ORDER", Field: "ForwardedHeader",
-		Help: `a header name such as X-Forwarded-For (or Django's HTTP_X_FORWARDED_FOR)`,
-		Set: func(c *Config, v string) error {
-			h, err := parseHeaderName(v)
-			if err != nil {
-				return err
-			}
-			c.ForwardedHeader = h
-			return nil
-		},
-		Get: func(c *Config) string { return c.ForwardedHeader },
-	},
-	setting.Int("AXES_HTTP_RESPONSE_CODE", "HTTPResponseCode", "an HTTP status from 400 to 599", 400, func(c *Config) *int { return &c.HTTPResponseCode }),
-	setting.String("AXES_LOCKOUT_URL", "LockoutURL", func(c *Config) *string { return &c.LockoutURL }),
-	setting.String("AXES_LOCKOUT_TEMPLATE", "LockoutTemplate", func(c *Config) *string { return &c.LockoutTemplate }),
-	setting.String("AXES_COOLOFF_MESSAGE", "CoolOffMessage", func(c *Config) *string { return &c.CoolOffMessage }),
-	setting.String("AXES_PERMALOCK_MESSAGE", "PermalockMessage", func(c *Config) *string { return &c.PermalockMessage }),
-	setting.String("AXES_ALLOWED_CORS_ORIGINS", "AllowedCORSOrigins", func(c *Config) *string { return &c.AllowedCORSOrigins }),
 }
 
 // logSettings are what the audit log records and keeps.

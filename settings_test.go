@@ -1,9 +1,10 @@
 package axes
 
 import (
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/goaxes/axes/internal/setting/settingtest"
 )
 
 // settingSamples holds a value of every setting, written as Get writes it,
@@ -28,107 +29,32 @@ var settingSamples = map[string]string{
 	"AXES_ONLY_WHITELIST":                           "true",
 	"AXES_NEVER_LOCKOUT_GET":                        "true",
 	"AXES_IPV6_PREFIX":                              "56",
-	"AXES_USERNAME_FORM_FIELD":                      "email",
-	"AXES_IPWARE_PROXY_TRUSTED_IPS":                 "127.0.0.1,10.1.0.0/16",
-	"AXES_IPWARE_PROXY_COUNT":                       "2",
-	"AXES_IPWARE_META_PRECEDENCE_ORDER":             "X-Real-IP",
-	"AXES_HTTP_RESPONSE_CODE":                       "403",
-	"AXES_LOCKOUT_URL":                              "/locked",
-	"AXES_LOCKOUT_TEMPLATE":                         "templates/locked.html",
-	"AXES_COOLOFF_MESSAGE":                          "Locked; try again in a while.",
-	"AXES_PERMALOCK_MESSAGE":                        "Locked; ask an admin.",
-	"AXES_ALLOWED_CORS_ORIGINS":                     "https://app.example",
 	"AXES_DISABLE_ACCESS_LOG":                       "true",
 	"AXES_ENABLE_ACCESS_FAILURE_LOG":                "true",
 	"AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT":        "50",
 	"AXES_SILENCED_CHECKS":                          "axes.W001,axes.W006",
 }
 
+// cases are the registry's settings as settingtest checks them.
+func cases() []settingtest.Setting[Config] {
+	var out []settingtest.Setting[Config]
+	for _, s := range Settings() {
+		out = append(out, settingtest.Setting[Config]{Env: s.Env, Key: s.Key, Field: s.Field, Help: s.Help, Get: s.Get, Set: s.Set})
+	}
+	return out
+}
+
 // TestSettingsCoverConfig: every Config field that is data (not a func,
 // which only code can set) has exactly one setting, and every setting
 // names a Config field and is spelled consistently.
-func TestSettingsCoverConfig(t *testing.T) {
-	ct := reflect.TypeFor[Config]()
-	byField := map[string]Setting{}
-	seenEnv := map[string]bool{}
-	for _, s := range Settings() {
-		if _, ok := ct.FieldByName(s.Field); !ok {
-			t.Errorf("%s sets Config.%s, which does not exist", s.Env, s.Field)
-		}
-		if _, dup := byField[s.Field]; dup {
-			t.Errorf("Config.%s has two settings: %s and %s", s.Field, byField[s.Field].Env, s.Env)
-		}
-		byField[s.Field] = s
-		if seenEnv[s.Env] {
-			t.Errorf("%s is in the registry twice", s.Env)
-		}
-		seenEnv[s.Env] = true
-		if !strings.HasPrefix(s.Env, "AXES_") || strings.ToUpper(s.Env) != s.Env {
-			t.Errorf("%s: environment variables are AXES_ and upper case", s.Env)
-		}
-		if s.Key != strings.ToLower(strings.TrimPrefix(s.Env, "AXES_")) {
-			t.Errorf("%s: file key %q is not the variable in lower case without AXES_", s.Env, s.Key)
-		}
-		if s.Help == "" {
-			t.Errorf("%s has no help", s.Env)
-		}
-	}
-	for i := range ct.NumField() {
-		f := ct.Field(i)
-		if f.Type.Kind() == reflect.Func {
-			continue
-		}
-		if _, ok := byField[f.Name]; !ok {
-			t.Errorf("Config.%s has no setting: add a row to the registry (settings.go)", f.Name)
-		}
-	}
-}
+func TestSettingsCoverConfig(t *testing.T) { settingtest.Cover(t, cases()) }
 
 // TestSettingsRoundTrip: for every setting, Set stores its value in the
 // field the row names and nowhere else, Get writes it back as it was
 // written, and Set reads Get's text as the same value. The same holds for
 // the defaults, as axes config prints them.
 func TestSettingsRoundTrip(t *testing.T) {
-	for _, s := range Settings() {
-		t.Run(s.Key, func(t *testing.T) {
-			x, ok := settingSamples[s.Env]
-			if !ok {
-				t.Fatalf("no sample value of %s in settingSamples", s.Env)
-			}
-			var c Config
-			if err := s.Set(&c, x); err != nil {
-				t.Fatalf("Set(%q): %v", x, err)
-			}
-			v := reflect.ValueOf(c)
-			for i := range v.NumField() {
-				name := v.Type().Field(i).Name
-				if changed := !v.Field(i).IsZero(); changed != (name == s.Field) {
-					t.Errorf("Set(%q) changed Config.%s: %v (the row names Config.%s)", x, name, changed, s.Field)
-				}
-			}
-			got := s.Get(c)
-			if got != x {
-				t.Errorf("Get(Set(%q)) = %q", x, got)
-			}
-			var back Config
-			if err := s.Set(&back, got); err != nil {
-				t.Fatalf("Set(Get()) = Set(%q): %v", got, err)
-			}
-			if !reflect.DeepEqual(back, c) {
-				t.Errorf("Set(%q) read back as %+v, want %+v", got, back, c)
-			}
-
-			eff := Config{}.Effective()
-			def := s.Get(eff)
-			var fromDef Config
-			if err := s.Set(&fromDef, def); err != nil {
-				t.Fatalf("the default as Get writes it, %q, does not read back: %v", def, err)
-			}
-			if again := s.Get(fromDef.Effective()); again != def {
-				t.Errorf("the default %q read back as %q", def, again)
-			}
-		})
-	}
+	settingtest.RoundTrip(t, cases(), settingSamples, Config.Effective)
 }
 
 // TestSettingsAreCopies: changing what Settings returns changes nothing

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/internal/norm"
 )
 
@@ -16,7 +15,7 @@ import (
 var ErrNoClientIP = errors.New("httpaxes: cannot determine the client IP address")
 
 // ClientIPResolver finds a request's client address by the proxy settings of
-// an [axes.Config]: TrustedProxies, ProxyCount and ForwardedHeader. The zero
+// a [Config]: TrustedProxies, ProxyCount and ForwardedHeader. The zero
 // value trusts no proxy and returns the TCP peer. It is safe for concurrent
 // use.
 //
@@ -52,8 +51,8 @@ type ClientIPResolver struct {
 
 // NewClientIPResolver returns the resolver for cfg's proxy settings.
 // Invalid prefixes in cfg.TrustedProxies are skipped (they trust nothing);
-// [axes.Config.Validate] reports them.
-func NewClientIPResolver(cfg axes.Config) *ClientIPResolver {
+// [Config.Validate] reports them.
+func NewClientIPResolver(cfg Config) *ClientIPResolver {
 	cfg = cfg.Effective()
 	c := &ClientIPResolver{count: max(cfg.ProxyCount, 0), header: cfg.ForwardedHeader}
 	for _, p := range cfg.TrustedProxies {
@@ -68,7 +67,7 @@ func NewClientIPResolver(cfg axes.Config) *ClientIPResolver {
 // ClientIP returns the client address of r under cfg's proxy settings; see
 // [ClientIPResolver] for the rules. Code that resolves many requests should
 // build a resolver once with [NewClientIPResolver].
-func ClientIP(r *http.Request, cfg axes.Config) (netip.Addr, error) {
+func ClientIP(r *http.Request, cfg Config) (netip.Addr, error) {
 	return NewClientIPResolver(cfg).ClientIP(r)
 }
 

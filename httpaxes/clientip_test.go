@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/httpaxes"
 )
 
@@ -29,22 +28,22 @@ func prefixes(t testing.TB, ss ...string) []netip.Prefix {
 }
 
 func TestClientIP(t *testing.T) {
-	trusted := axes.Config{TrustedProxies: prefixes(t, "10.0.0.0/8", "2001:db8:ffff::/48")}
-	two := axes.Config{ProxyCount: 2}
-	one := axes.Config{ProxyCount: 1}
+	trusted := httpaxes.Config{TrustedProxies: prefixes(t, "10.0.0.0/8", "2001:db8:ffff::/48")}
+	two := httpaxes.Config{ProxyCount: 2}
+	one := httpaxes.Config{ProxyCount: 1}
 	tests := []struct {
 		name   string
-		cfg    axes.Config
+		cfg    httpaxes.Config
 		remote string
 		header []string // X-Forwarded-For lines
 		want   string
 	}{
-		{"peer by default", axes.Config{}, "203.0.113.7:1234", nil, "203.0.113.7"},
-		{"forged XFF ignored by default", axes.Config{}, "203.0.113.7:1234", []string{"1.2.3.4"}, "203.0.113.7"},
-		{"peer without port", axes.Config{}, "203.0.113.7", nil, "203.0.113.7"},
-		{"IPv6 peer", axes.Config{}, "[2001:db8::1]:443", nil, "2001:db8::1"},
-		{"IPv4-mapped peer folded", axes.Config{}, "[::ffff:203.0.113.7]:443", nil, "203.0.113.7"},
-		{"zone dropped", axes.Config{}, "[fe80::1%eth0]:443", nil, "fe80::1"},
+		{"peer by default", httpaxes.Config{}, "203.0.113.7:1234", nil, "203.0.113.7"},
+		{"forged XFF ignored by default", httpaxes.Config{}, "203.0.113.7:1234", []string{"1.2.3.4"}, "203.0.113.7"},
+		{"peer without port", httpaxes.Config{}, "203.0.113.7", nil, "203.0.113.7"},
+		{"IPv6 peer", httpaxes.Config{}, "[2001:db8::1]:443", nil, "2001:db8::1"},
+		{"IPv4-mapped peer folded", httpaxes.Config{}, "[::ffff:203.0.113.7]:443", nil, "203.0.113.7"},
+		{"zone dropped", httpaxes.Config{}, "[fe80::1%eth0]:443", nil, "fe80::1"},
 
 		{"trusted: untrusted peer's forged XFF ignored", trusted, "203.0.113.7:1", []string{"198.51.100.1"}, "203.0.113.7"},
 		{"trusted: one proxy", trusted, "10.0.0.1:1", []string{"198.51.100.1"}, "198.51.100.1"},
@@ -91,7 +90,7 @@ func TestClientIP(t *testing.T) {
 }
 
 func TestClientIPForwardedHeader(t *testing.T) {
-	cfg := axes.Config{TrustedProxies: prefixes(t, "10.0.0.0/8"), ForwardedHeader: "Forwarded"}
+	cfg := httpaxes.Config{TrustedProxies: prefixes(t, "10.0.0.0/8"), ForwardedHeader: "Forwarded"}
 	tests := []struct {
 		header, want string
 	}{
@@ -117,7 +116,7 @@ func TestClientIPBadRemoteAddr(t *testing.T) {
 	for _, remote := range []string{"", "@", "unix-socket", "example.com:80"} {
 		r := httptest.NewRequest(http.MethodPost, "/login", nil)
 		r.RemoteAddr = remote
-		got, err := httpaxes.ClientIP(r, axes.Config{})
+		got, err := httpaxes.ClientIP(r, httpaxes.Config{})
 		if !errors.Is(err, httpaxes.ErrNoClientIP) || got.IsValid() {
 			t.Errorf("RemoteAddr %q: got %s, %v; want ErrNoClientIP", remote, got, err)
 		}
@@ -126,7 +125,7 @@ func TestClientIPBadRemoteAddr(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/login", nil)
 	r.RemoteAddr = "@"
 	r.Header.Set("X-Forwarded-For", "198.51.100.1")
-	got, err := httpaxes.ClientIP(r, axes.Config{ProxyCount: 1})
+	got, err := httpaxes.ClientIP(r, httpaxes.Config{ProxyCount: 1})
 	if err != nil || got.String() != "198.51.100.1" {
 		t.Errorf("unix socket behind one proxy: got %s, %v", got, err)
 	}
@@ -138,7 +137,7 @@ func FuzzClientIP(f *testing.F) {
 	f.Add("@", ",,,", uint8(2))
 	f.Add("203.0.113.7:1", "for=\"[2001:db8::7]:4711\";proto=http", uint8(3))
 	f.Add("", "", uint8(4))
-	cfgs := []axes.Config{
+	cfgs := []httpaxes.Config{
 		{},
 		{TrustedProxies: prefixes(f, "10.0.0.0/8", "2001:db8::/32")},
 		{ProxyCount: 2},

@@ -5,7 +5,8 @@
 //
 //	guard, err := axes.New(store, axes.Config{FailureLimit: 5, CoolOff: 15 * time.Minute})
 //	...
-//	mw, err := httpaxes.New(guard, httpaxes.SettleExplicitly())
+//	mw, err := httpaxes.New(guard, httpaxes.SettleExplicitly(),
+//		httpaxes.WithConfig(httpaxes.Config{TrustedProxies: proxies}))
 //	...
 //	mux.Handle("/login", mw.Protect(loginHandler))
 //
@@ -24,11 +25,11 @@
 //
 // Protect lets OPTIONS, and GET and HEAD without credentials, through
 // untouched, so the login page is always shown; a GET or HEAD with the
-// username field in its query string is guarded like a POST unless
-// Config.NeverLockoutGET is set. For every guarded request it reads the
-// username (the field Config.UsernameFormField of the form or of a JSON
-// body, which is put back for the handler, and of the URL query) and the
-// client address, and asks the guard to admit the attempt before the
+// username field in its query string is guarded like a POST unless the
+// guard's axes.Config.NeverLockoutGET is set. For every guarded request it
+// reads the username (the field [Config.UsernameFormField] of the form or
+// of a JSON body, which is put back for the handler, and of the URL query)
+// and the client address, and asks the guard to admit the attempt before the
 // handler runs. The username is read strictly: a body over 64 KiB
 // ([WithMaxBodyBytes]) is answered 413, and a request whose username could
 // be read two ways (a JSON body that is not exactly one object, a username
@@ -98,8 +99,8 @@
 //
 // By default the client address is the TCP peer (RemoteAddr) and no header
 // is believed: behind a reverse proxy every client then shares the proxy's
-// address, and the proxy gets locked out. Tell the guard about the proxies
-// in its Config, in one of two ways:
+// address, and the proxy gets locked out. Tell the middleware about the
+// proxies in its [Config], in one of two ways:
 //
 //   - TrustedProxies lists the proxies' addresses or prefixes
 //     (AXES_IPWARE_PROXY_TRUSTED_IPS). The forwarding header
@@ -121,5 +122,16 @@
 // request, and [WithClientIP] replaces them.
 //
 // IPv4-mapped IPv6 addresses are folded to IPv4 and zones dropped; the
-// guard groups IPv6 clients by Config.IPv6Prefix (default /64).
+// guard groups IPv6 clients by axes.Config.IPv6Prefix (default /64).
+//
+// # Configuration
+//
+// The guard's [axes.Config] is the lockout policy; this package's [Config]
+// is how a request is read and a lockout answered, given to [New] with
+// [WithConfig]. Both are plain data with zero values that mean the
+// django-axes defaults, and both read AXES_* variables
+// ([axes.Config.ApplyEnv], [Config.ApplyEnv]). One JSON file holds the keys
+// of both; [LoadFile] reads it into both, and rejects a key neither knows.
+// [Settings] lists this package's settings, as [axes.Settings] lists the
+// guard's. [Middleware.Check] reports the findings of both at start-up.
 package httpaxes

@@ -128,7 +128,7 @@ func ExampleMiddleware_Authenticate() {
 // Behind one reverse proxy at 10.0.0.1 the client is read from
 // X-Forwarded-For; a header sent by anyone else is ignored.
 func ExampleClientIP() {
-	cfg := axes.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	cfg := httpaxes.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
 
 	r := httptest.NewRequest(http.MethodPost, "/login", nil)
 	r.RemoteAddr = "10.0.0.1:5123"
@@ -142,4 +142,56 @@ func ExampleClientIP() {
 	// Output:
 	// 198.51.100.7
 	// 203.0.113.9
+}
+
+// The HTTP settings are the middleware's: here the username comes from
+// the "email" field, and a lockout is answered 403 with a message of the
+// application's.
+func ExampleWithConfig() {
+	guard, err := axes.New(newMapStore(), axes.Config{FailureLimit: 1})
+	if err != nil {
+		panic(err)
+	}
+	mw, err := httpaxes.New(guard, httpaxes.SettleByStatus(), httpaxes.WithConfig(httpaxes.Config{
+		UsernameFormField: "email",
+		HTTPResponseCode:  http.StatusForbidden,
+		PermalockMessage:  "Too many attempts; ask the help desk.",
+	}))
+	if err != nil {
+		panic(err)
+	}
+	h := mw.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		username, _ := httpaxes.Username(r)
+		http.Error(w, "wrong password for "+username, http.StatusUnauthorized)
+	}))
+	r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("email=ann@example.com&password=guess"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	fmt.Print(w.Code, " ", w.Body.String())
+	// Output:
+	// 403 Too many attempts; ask the help desk.
+}
+
+// One configuration file holds the settings of the guard and of the
+// middleware; ParseJSON (and LoadFile, for a path) puts each key in its
+// own configuration, and rejects a key that neither has.
+func ExampleParseJSON() {
+	var core axes.Config
+	var cfg httpaxes.Config
+	err := httpaxes.ParseJSON([]byte(`{
+		"failure_limit": 5,
+		"cooloff_time": "15m",
+		"ipware_proxy_trusted_ips": ["10.0.0.0/8"],
+		"lockout_url": "/locked"
+	}`), &core, &cfg)
+	fmt.Println(err)
+	fmt.Println(core.FailureLimit, core.CoolOff, cfg.TrustedProxies, cfg.LockoutURL)
+
+	err = httpaxes.ParseJSON([]byte(`{"lockout_ur": "/locked"}`), &core, &cfg)
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// 5 15m0s [10.0.0.0/8] /locked
+	// unknown key "lockout_ur"
 }

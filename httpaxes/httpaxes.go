@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 
 	"github.com/goaxes/axes"
@@ -33,7 +34,9 @@ var errDoubleGuard = errors.New("httpaxes: Middleware.Authenticate called on a r
 // [New]; it is safe for concurrent use.
 type Middleware struct {
 	guard          *axes.Guard
-	cfg            axes.Config // effective
+	policy         axes.Config // the guard's, effective
+	given          Config      // as given to WithConfig
+	cfg            Config      // effective
 	clientIP       func(*http.Request) (netip.Addr, error)
 	usernameFunc   func(*http.Request) (string, error)
 	lockoutHandler http.Handler
@@ -47,12 +50,23 @@ type Middleware struct {
 	sniffer        jsonSniffer
 }
 
-// Option configures behaviour of a [Middleware] that is not plain data;
-// the plain settings come from the guard's [axes.Config].
+// Option configures a [Middleware]: its plain settings with [WithConfig],
+// and behaviour that is not data with the other options.
 type Option func(*Middleware) error
 
+// WithConfig sets the middleware's plain settings: the username field,
+// the proxies, and the lockout response (see [Config]). Without it every
+// setting has its default. [New] validates cfg and copies it; later
+// changes to cfg have no effect. Given twice, the last one counts.
+func WithConfig(cfg Config) Option {
+	return func(m *Middleware) error {
+		m.given = cfg
+		return nil
+	}
+}
+
 // WithUsernameFunc sets how the username is read from a request. By default
-// it is the field Config.UsernameFormField of the form body or of the
+// it is the field [Config.UsernameFormField] of the form body or of the
 // top-level JSON object, and of the URL query; see [Middleware.Protect] for
 // the rules. An error from f is passed to the error handler and the request
 // is not served. With f, the body is neither read nor limited by the
@@ -69,10 +83,10 @@ func WithUsernameFunc(f func(*http.Request) (string, error)) Option {
 }
 
 // WithClientIP sets how the client address is found. By default it is
-// [ClientIPResolver] over the guard's Config. f may return the zero
-// netip.Addr with a nil error for "no address": the guard then refuses with
-// [axes.ErrNoIP] if a lockout group needs one. An error from f is passed to
-// the error handler and the request is not served.
+// [ClientIPResolver] over the proxy settings of [WithConfig]. f may return
+// the zero netip.Addr with a nil error for "no address": the guard then
+// refuses with [axes.ErrNoIP] if a lockout group needs one. An error from
+// f is passed to the error handler and the request is not served.
 func WithClientIP(f func(*http.Request) (netip.Addr, error)) Option {
 	return func(m *Middleware) error {
 		if f == nil {
@@ -97,7 +111,8 @@ func WithLockoutHandler(h http.Handler) Option {
 }
 
 // WithTemplate sets the lockout page template, executed with a
-// [LockoutData]. It replaces Config.LockoutTemplate, which is then not read.
+// [LockoutData]. It replaces [Config.LockoutTemplate], which is then not
+// read.
 func WithTemplate(t *template.Template) Option {
 	return func(m *Middleware) error {
 		if t == nil {
@@ -112,9 +127,9 @@ func WithTemplate(t *template.Template) Option {
 // with other methods pass straight through, uncounted. Default: every method
 // except GET, HEAD and OPTIONS, so showing the login page is never blocked.
 // Whatever the methods, a GET or HEAD that carries credentials (the
-// username field in the URL query, or a body) is guarded unless
-// Config.NeverLockoutGET is set: a handler that reads r.FormValue answers
-// GET /login?username=..&password=.. too.
+// username field in the URL query, or a body) is guarded unless the
+// guard's [axes.Config.NeverLockoutGET] is set: a handler that reads
+// r.FormValue answers GET /login?username=..&password=.. too.
 func WithGuardedMethods(methods ...string) Option {
 	return func(m *Middleware) error {
 		if len(methods) == 0 {
@@ -181,10 +196,12 @@ func WithLogger(l *slog.Logger) Option {
 // wrong password with 200 is never locked out under status settlement.
 // The zero Settlement is an error.
 //
-// The plain settings (proxies, username field, lockout status, URL,
-// template, messages, CORS) come from g.Config(); the lockout template
-// file, if configured, is parsed here, and a missing or broken file is an
-// error.
+// The plain settings (username field, proxies, lockout status, URL,
+// template, messages, CORS) are the [Config] of [WithConfig], validated
+// here; the lockout template file, if configured, is parsed here, and a
+// missing or broken file is an error. The guard's policy (g.Config())
+// decides which requests are guarded ([axes.Config.NeverLockoutGET]) and
+// whether anything is counted.
 func New(g *axes.Guard, s Settlement, opts ...Option) (*Middleware, error) {
 	if g == nil {
 		return nil, errors.New("httpaxes: New: nil guard")
@@ -192,18 +209,25 @@ func New(g *axes.Guard, s Settlement, opts ...Option) (*Middleware, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	cfg := g.Config().Effective()
 	m := &Middleware{
 		guard:      g,
-		cfg:        cfg,
+		policy:     g.Config().Effective(),
 		settlement: s,
 		maxBody:    DefaultMaxBodyBytes,
 	}
-	m.clientIP = NewClientIPResolver(cfg).ClientIP
 	for _, o := range opts {
 		if err := o(m); err != nil {
 			return nil, err
 		}
+	}
+	if err := m.given.Validate(); err != nil {
+		return nil, err
+	}
+	m.given.TrustedProxies = slices.Clone(m.given.TrustedProxies)
+	cfg := m.given.Effective()
+	m.cfg = cfg
+	if m.clientIP == nil {
+		m.clientIP = NewClientIPResolver(cfg).ClientIP
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -250,14 +274,14 @@ func (m *Middleware) defaultError(w http.ResponseWriter, r *http.Request, err er
 
 // guarded reports whether r is a login attempt to guard: its method is
 // guarded, or it is a GET or HEAD carrying credentials (unless
-// Config.NeverLockoutGET).
+// axes.Config.NeverLockoutGET).
 func (m *Middleware) guarded(r *http.Request) bool {
 	if m.methods != nil && m.methods[r.Method] {
 		return true
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		if m.cfg.NeverLockoutGET {
+		if m.policy.NeverLockoutGET {
 			return false
 		}
 		return r.URL.Query().Has(m.cfg.UsernameFormField) || hasBody(r)
@@ -357,7 +381,7 @@ func (m *Middleware) Authenticate(w http.ResponseWriter, r *http.Request, userna
 
 // identity is Identity, except that a disabled guard needs no address.
 func (m *Middleware) identity(r *http.Request, username string) (axes.Identity, error) {
-	if m.cfg.Disabled {
+	if m.policy.Disabled {
 		return axes.Identity{Username: username, UserAgent: r.UserAgent(), Path: r.URL.Path, Method: r.Method}, nil
 	}
 	return m.Identity(r, username)
@@ -377,7 +401,8 @@ func (m *Middleware) identity(r *http.Request, username string) (axes.Identity, 
 // Requests whose method is not guarded pass straight through: by default
 // OPTIONS, and GET and HEAD without credentials (showing the login page).
 // A GET or HEAD with the username field in its URL query (or with a body)
-// is guarded like a POST, unless Config.NeverLockoutGET is set.
+// is guarded like a POST, unless the guard's [axes.Config.NeverLockoutGET]
+// is set.
 //
 // For a guarded request Protect reads the username (see below) and the
 // client address and asks the guard to admit the attempt. A locked-out or
@@ -405,7 +430,7 @@ func (m *Middleware) identity(r *http.Request, username string) (axes.Identity, 
 // (axes.WithReservationLease), and the panic goes on.
 //
 // Unless [WithUsernameFunc] is given, the username is the field
-// Config.UsernameFormField of the body and the URL query, read strictly so
+// [Config.UsernameFormField] of the body and the URL query, read strictly so
 // that the request cannot show the handler another username than the one
 // counted:
 //

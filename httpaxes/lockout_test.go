@@ -74,9 +74,9 @@ func TestWriteLockoutVariants(t *testing.T) {
 	if err := os.WriteFile(tmplPath, []byte(`<p>{{.Username}} locked after {{.FailureCount}}/{{.FailureLimit}} for {{.CoolOffTime}}: {{.Message}}</p>`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	withCfg := func(cfg axes.Config) *axes.Guard {
-		cfg.CoolOff = 30 * time.Minute
-		return newGuard(t, newMapStore(), cfg, axes.WithClock(clock.Now))
+	withCfg := func(cfg httpaxes.Config, opts ...httpaxes.Option) *httpaxes.Middleware {
+		g := newGuard(t, newMapStore(), axes.Config{CoolOff: 30 * time.Minute}, axes.WithClock(clock.Now))
+		return newMiddleware(t, g, append([]httpaxes.Option{httpaxes.WithConfig(cfg)}, opts...)...)
 	}
 	req := func(hdr ...string) *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "/login", nil)
@@ -92,7 +92,7 @@ func TestWriteLockoutVariants(t *testing.T) {
 		if ct := w.Header().Get("Content-Type"); ct != "text/plain; charset=utf-8" {
 			t.Errorf("Content-Type %q", ct)
 		}
-		if got := strings.TrimSpace(w.Body.String()); got != axes.DefaultCoolOffMessage {
+		if got := strings.TrimSpace(w.Body.String()); got != httpaxes.DefaultCoolOffMessage {
 			t.Errorf("body %q, want the cool-off message", got)
 		}
 		if w.Header().Get("Access-Control-Allow-Origin") != "" {
@@ -100,7 +100,7 @@ func TestWriteLockoutVariants(t *testing.T) {
 		}
 	})
 	t.Run("custom status and message", func(t *testing.T) {
-		m := newMiddleware(t, withCfg(axes.Config{HTTPResponseCode: 403, CoolOffMessage: "slow down"}))
+		m := withCfg(httpaxes.Config{HTTPResponseCode: 403, CoolOffMessage: "slow down"})
 		w := serveLockout(m, req(), res)
 		checkLockoutHeaders(t, w, 403, "1200")
 		if got := strings.TrimSpace(w.Body.String()); got != "slow down" {
@@ -130,7 +130,7 @@ func TestWriteLockoutVariants(t *testing.T) {
 		})
 	}
 	t.Run("JSON with CORS", func(t *testing.T) {
-		m := newMiddleware(t, withCfg(axes.Config{AllowedCORSOrigins: "https://app.example"}))
+		m := withCfg(httpaxes.Config{AllowedCORSOrigins: "https://app.example"})
 		w := serveLockout(m, req("Accept", "application/json"), res)
 		if got := w.Header().Get("Access-Control-Allow-Origin"); got != "https://app.example" {
 			t.Errorf("Access-Control-Allow-Origin %q", got)
@@ -142,10 +142,10 @@ func TestWriteLockoutVariants(t *testing.T) {
 		}
 	})
 	t.Run("template from config", func(t *testing.T) {
-		m := newMiddleware(t, withCfg(axes.Config{LockoutTemplate: tmplPath, LockoutURL: "/locked"}))
+		m := withCfg(httpaxes.Config{LockoutTemplate: tmplPath, LockoutURL: "/locked"})
 		w := serveLockout(m, req(), res)
 		checkLockoutHeaders(t, w, 429, "1200")
-		want := "<p>alice locked after 3/3 for PT30M: " + template.HTMLEscapeString(axes.DefaultCoolOffMessage) + "</p>"
+		want := "<p>alice locked after 3/3 for PT30M: " + template.HTMLEscapeString(httpaxes.DefaultCoolOffMessage) + "</p>"
 		if w.Body.String() != want {
 			t.Errorf("body %q, want %q", w.Body.String(), want)
 		}
@@ -155,7 +155,7 @@ func TestWriteLockoutVariants(t *testing.T) {
 	})
 	t.Run("WithTemplate wins and JSON wins over it", func(t *testing.T) {
 		tm := template.Must(template.New("x").Parse(`retry in {{.RetryAfter}}s`))
-		m := newMiddleware(t, withCfg(axes.Config{LockoutTemplate: filepath.Join(dir, "missing.html")}), httpaxes.WithTemplate(tm))
+		m := withCfg(httpaxes.Config{LockoutTemplate: filepath.Join(dir, "missing.html")}, httpaxes.WithTemplate(tm))
 		if w := serveLockout(m, req(), res); w.Body.String() != "retry in 1200s" {
 			t.Errorf("body %q", w.Body.String())
 		}
@@ -164,13 +164,13 @@ func TestWriteLockoutVariants(t *testing.T) {
 		}
 	})
 	t.Run("redirect", func(t *testing.T) {
-		m := newMiddleware(t, withCfg(axes.Config{LockoutURL: "/locked"}))
+		m := withCfg(httpaxes.Config{LockoutURL: "/locked"})
 		w := serveLockout(m, req(), res)
 		checkLockoutHeaders(t, w, http.StatusFound, "1200")
 		if loc := w.Header().Get("Location"); loc != "/locked?username=alice" {
 			t.Errorf("Location %q", loc)
 		}
-		m = newMiddleware(t, withCfg(axes.Config{LockoutURL: "https://x.example/l?a=1"}))
+		m = withCfg(httpaxes.Config{LockoutURL: "https://x.example/l?a=1"})
 		res2 := res
 		res2.Identity.Username = "a&b c"
 		if loc := serveLockout(m, req(), res2).Header().Get("Location"); loc != "https://x.example/l?a=1&username=a%26b+c" {
@@ -183,7 +183,7 @@ func TestWriteLockoutVariants(t *testing.T) {
 			got, _ = httpaxes.ResultFrom(r)
 			w.WriteHeader(http.StatusTeapot)
 		})
-		m := newMiddleware(t, withCfg(axes.Config{LockoutURL: "/x"}), httpaxes.WithLockoutHandler(h))
+		m := withCfg(httpaxes.Config{LockoutURL: "/x"}, httpaxes.WithLockoutHandler(h))
 		w := serveLockout(m, req("Accept", "application/json"), res)
 		checkLockoutHeaders(t, w, http.StatusTeapot, "1200")
 		if got.Verdict != axes.Locked || got.Failures != 3 || got.Identity.Username != "alice" {
@@ -196,7 +196,7 @@ func TestWriteLockoutVariants(t *testing.T) {
 		m := newMiddleware(t, newGuard(t, newMapStore(), axes.Config{}))
 		w := serveLockout(m, req(), perm)
 		checkLockoutHeaders(t, w, 429, "")
-		if got := strings.TrimSpace(w.Body.String()); got != axes.DefaultPermalockMessage {
+		if got := strings.TrimSpace(w.Body.String()); got != httpaxes.DefaultPermalockMessage {
 			t.Errorf("body %q, want the permalock message", got)
 		}
 		w = serveLockout(m, req("Accept", "application/json"), perm)
@@ -228,16 +228,16 @@ func checkLockoutHeaders(t *testing.T, w *httptest.ResponseRecorder, status int,
 }
 
 func TestNewTemplateErrors(t *testing.T) {
-	g := newGuard(t, newMapStore(), axes.Config{LockoutTemplate: filepath.Join(t.TempDir(), "nope.html")})
-	if _, err := httpaxes.New(g, httpaxes.SettleExplicitly()); err == nil {
+	g := newGuard(t, newMapStore(), axes.Config{})
+	missing := httpaxes.Config{LockoutTemplate: filepath.Join(t.TempDir(), "nope.html")}
+	if _, err := httpaxes.New(g, httpaxes.SettleExplicitly(), httpaxes.WithConfig(missing)); err == nil {
 		t.Error("New with a missing template file: no error")
 	}
 	bad := filepath.Join(t.TempDir(), "bad.html")
 	if err := os.WriteFile(bad, []byte("{{.Oops"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g = newGuard(t, newMapStore(), axes.Config{LockoutTemplate: bad})
-	if _, err := httpaxes.New(g, httpaxes.SettleExplicitly()); err == nil {
+	if _, err := httpaxes.New(g, httpaxes.SettleExplicitly(), httpaxes.WithConfig(httpaxes.Config{LockoutTemplate: bad})); err == nil {
 		t.Error("New with a broken template: no error")
 	}
 }
@@ -270,12 +270,12 @@ func TestRetryAfterFakeClock(t *testing.T) {
 
 func TestDenyList(t *testing.T) {
 	store := newMapStore()
-	g := newGuard(t, store, axes.Config{IPDenylist: prefixes(t, "198.51.100.0/24"), HTTPResponseCode: 403})
+	g := newGuard(t, store, axes.Config{IPDenylist: prefixes(t, "198.51.100.0/24")})
 	check := &wrongPassword{}
-	h := newMiddleware(t, g).Protect(check)
+	h := newMiddleware(t, g, httpaxes.WithConfig(httpaxes.Config{HTTPResponseCode: 403})).Protect(check)
 	w := serve(h, post("198.51.100.9", "alice"))
 	checkLockoutHeaders(t, w, 403, "")
-	if strings.TrimSpace(w.Body.String()) != axes.DefaultPermalockMessage {
+	if strings.TrimSpace(w.Body.String()) != httpaxes.DefaultPermalockMessage {
 		t.Errorf("body %q", w.Body.String())
 	}
 	r := post("198.51.100.9", "alice")

@@ -702,9 +702,9 @@ func TestJSONUsernameAndBodyRestored(t *testing.T) {
 }
 
 func TestFormUsername(t *testing.T) {
-	g := newGuard(t, newMapStore(), axes.Config{UsernameFormField: "email"})
+	g := newGuard(t, newMapStore(), axes.Config{})
 	var got []string
-	h := newMiddleware(t, g).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMiddleware(t, g, httpaxes.WithConfig(httpaxes.Config{UsernameFormField: "email"})).Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tk, _ := httpaxes.TicketFrom(r)
 		u, _ := httpaxes.Username(r)
 		got = append(got, tk.Identity().Username, u, r.PostFormValue("password"), fmt.Sprint(httpaxes.JSONBody(r)))

@@ -244,7 +244,7 @@ func Fail(r *http.Request) (axes.Result, error) {
 
 // Succeed settles the attempt of r as a successful login: the reservation
 // is given back (or the user's failures are reset, with
-// Config.ResetOnSuccess) and the login is recorded. An error other than
+// axes.Config.ResetOnSuccess) and the login is recorded. An error other than
 // [ErrNotProtected] and [axes.ErrSettled] comes from the store: the login
 // stands, but its reservation keeps its place and counts as a failure once
 // its lease lapses.
@@ -279,7 +279,7 @@ func Release(r *http.Request) error {
 
 // Username returns the username that [Middleware.Protect] read from r and
 // counted the attempt under, exactly as it was read (before the guard's
-// Config.NormalizeUsername). ok is false for a request that did not pass
+// axes.Config.NormalizeUsername). ok is false for a request that did not pass
 // through Protect (or whose method is not guarded).
 //
 // A handler behind Protect must check the password of exactly this

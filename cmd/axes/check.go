@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/internal/finding"
 )
 
 // The codes of the findings the command makes itself; their levels and
@@ -16,18 +17,6 @@ const (
 	codeTiersInvalid     = "axes.W008"
 	codeStoreUnreachable = "axes.E101"
 )
-
-// finding is a finding with the given code, at the level the core's table
-// gives the code.
-func finding(code, msg, hint string) axes.Finding {
-	f := axes.Finding{Code: code, Level: axes.LevelError, Message: msg, Hint: hint}
-	for _, c := range axes.Checks() {
-		if c.Code == code {
-			f.Level = c.Level
-		}
-	}
-	return f
-}
 
 // check reports the findings about the configuration, the environment and
 // the store.
@@ -65,13 +54,14 @@ Exit status: 1 when any finding is an error (or, with --strict, a warning),
 		if errors.As(p, &ce) && ce.Field == "Tiers" {
 			code = codeTiersInvalid
 		}
-		all = append(all, finding(code, p.Error(), "Fix the value; the guard refuses to start with it."))
+		all = append(all, finding.New(code, p.Error(), "Fix the value; the guard refuses to start with it."))
 	}
-	all = append(all, s.cfg.Check()...)
+	all = append(all, s.cfg.core.Check()...)
+	all = append(all, s.cfg.http.Check()...)
 	all = append(all, axes.CheckEnv(c.lookup)...)
 	st, err := c.open(ctx, cf.store)
 	if err != nil {
-		all = append(all, finding(codeStoreUnreachable, fmt.Sprintf("The store cannot be opened: %v", err),
+		all = append(all, finding.New(codeStoreUnreachable, fmt.Sprintf("The store cannot be opened: %v", err),
 			"Check --store (or AXES_STORE)."))
 	} else {
 		defer st.Close()
@@ -82,7 +72,7 @@ Exit status: 1 when any finding is an error (or, with --strict, a warning),
 			all = append(all, f)
 		}
 	}
-	shown := axes.Silence(all, s.cfg.SilencedChecks)
+	shown := axes.Silence(all, s.cfg.core.SilencedChecks)
 	silenced := len(all) - len(shown)
 
 	if *jsonOut {

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"net/netip"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/httpaxes"
 	"github.com/goaxes/axes/memstore"
 	"github.com/goaxes/axes/storage"
 )
@@ -540,6 +542,56 @@ func TestConfigCommand(t *testing.T) {
 	}
 }
 
+// TestConfigFileBothKinds: one --config file holds settings of the guard
+// and of the middleware; axes config shows each from the file, with its
+// flag winning, and axes check reports a key that neither has and the
+// middleware's findings (axes.W101) with the guard's.
+func TestConfigFileBothKinds(t *testing.T) {
+	f := newFixture(t, false)
+	both := filepath.Join(f.dir, "both.json")
+	doc := `{"failure_limit": 4, "ipware_proxy_trusted_ips": ["0.0.0.0/0"], "lockout_url": "/locked", "http_response_code": 403}`
+	if err := os.WriteFile(both, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"AXES_STORE": "memory:", "AXES_CONFIG": both}
+	r := axesRun(t, env, "config", "--json", "--http-response-code", "503").want(t, exitOK)
+	var entries []configEntry
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]configEntry{}
+	for _, e := range entries {
+		got[e.Key] = e
+	}
+	for _, want := range []configEntry{
+		{"failure_limit", "4", "file"},
+		{"ipware_proxy_trusted_ips", "0.0.0.0/0", "file"},
+		{"lockout_url", "/locked", "file"},
+		{"http_response_code", "503", "flag"},
+		{"username_form_field", "username", "default"},
+	} {
+		if got[want.Key] != want {
+			t.Errorf("%s: %+v, want %+v", want.Key, got[want.Key], want)
+		}
+	}
+	r = axesRun(t, env, "check", "--json").want(t, exitOK)
+	if !strings.Contains(r.stdout, `"axes.W101"`) {
+		t.Errorf("axes check does not report the proxies that trust everyone:\n%s", r.stdout)
+	}
+
+	if err := os.WriteFile(both, []byte(`{"failure_limit": 4, "lockout_ur": "/locked"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = axesRun(t, env, "check").want(t, exitFail)
+	if !strings.Contains(r.stdout, `axes.W005 (error): config file `+both+`: unknown key "lockout_ur"`) {
+		t.Errorf("axes check does not report the unknown key:\n%s", r.stdout)
+	}
+	r = axesRun(t, env, "demo", "--addr", "127.0.0.1:0").want(t, exitFail)
+	if !strings.Contains(r.stderr, `unknown key "lockout_ur"`) {
+		t.Errorf("axes demo started with an unknown key, or did not name it: %q", r.stderr)
+	}
+}
+
 // TestCommandCodes: the codes the command reports itself are in the
 // core's table, which gives them their level.
 func TestCommandCodes(t *testing.T) {
@@ -574,21 +626,26 @@ func TestConfigRoundTrip(t *testing.T) {
 				}
 			}
 			data, _ := json.Marshal(doc)
-			var back, orig axes.Config
-			if err := back.ParseJSON(data); err != nil {
+			var back, orig configs
+			if err := httpaxes.ParseJSON(data, &back.core, &back.http); err != nil {
 				t.Fatalf("axes config --json does not read back: %v\n%s", err, data)
 			}
-			if err := orig.ApplyEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }); err != nil {
+			lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+			if err := errors.Join(orig.core.ApplyEnv(lookup), orig.http.ApplyEnv(lookup)); err != nil {
 				t.Fatal(err)
 			}
-			if vars["AXES_FAILURE_WINDOW"] != "" && back.FailureWindow != 90*time.Minute {
-				t.Errorf("failure_window read back as %s, want 1h30m", back.FailureWindow)
+			if vars["AXES_FAILURE_WINDOW"] != "" && back.core.FailureWindow != 90*time.Minute {
+				t.Errorf("failure_window read back as %s, want 1h30m", back.core.FailureWindow)
 			}
-			for _, s := range axes.Settings() {
+			rows := settingRows()
+			if n := len(axes.Settings()) + len(httpaxes.Settings()); len(rows) != n {
+				t.Errorf("the command has %d settings, the two registries %d", len(rows), n)
+			}
+			for _, s := range rows {
 				if _, ok := doc[s.Key]; !ok {
 					t.Errorf("axes config --json does not show %s", s.Key)
 				}
-				if g, w := s.Get(back.Effective()), s.Get(orig.Effective()); g != w {
+				if g, w := s.get(back.effective()), s.get(orig.effective()); g != w {
 					t.Errorf("%s: read back as %q, want %q", s.Key, g, w)
 				}
 			}

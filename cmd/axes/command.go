@@ -329,7 +329,7 @@ func (c *cli) guardFor(ctx context.Context, cmd *command, cf commonFlags) (*axes
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := axes.New(s, cfg, axes.WithClock(c.now))
+	g, err := axes.New(s, cfg.core, axes.WithClock(c.now))
 	if err != nil {
 		s.Close()
 		return nil, nil, err

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/httpaxes"
 	"github.com/goaxes/axes/memstore"
 )
 
@@ -22,10 +23,49 @@ const (
 	sourceDefault = "default"
 )
 
+// configs are the two configurations a command runs with, read from one
+// file, one environment and one set of flags: the guard's lockout policy
+// and the middleware's HTTP settings (which the demo serves with).
+type configs struct {
+	core axes.Config
+	http httpaxes.Config
+}
+
+// effective returns both configurations with their defaults filled in.
+func (c configs) effective() configs {
+	return configs{core: c.core.Effective(), http: c.http.Effective()}
+}
+
+// settingRow is one row of the command's registry: a setting of
+// axes.Config or of httpaxes.Config, read into and written from configs.
+type settingRow struct {
+	Env, Key, Help string
+	get            func(configs) string
+	set            func(*configs, string) error
+}
+
+// settingRows returns every setting, the guard's (axes.Settings) then the
+// middleware's (httpaxes.Settings): the order of axes config, and of the
+// setting flags.
+func settingRows() []settingRow {
+	var rows []settingRow
+	for _, s := range axes.Settings() {
+		rows = append(rows, settingRow{s.Env, s.Key, s.Help,
+			func(c configs) string { return s.Get(c.core) },
+			func(c *configs, v string) error { return s.Set(&c.core, v) }})
+	}
+	for _, s := range httpaxes.Settings() {
+		rows = append(rows, settingRow{s.Env, s.Key, s.Help,
+			func(c configs) string { return s.Get(c.http) },
+			func(c *configs, v string) error { return s.Set(&c.http, v) }})
+	}
+	return rows
+}
+
 // settings is the configuration a command runs with, and where each value
 // came from.
 type settings struct {
-	cfg  axes.Config
+	cfg  configs
 	file string // the configuration file, or ""
 	// source maps a file key ("failure_limit") to sourceFlag, sourceEnv or
 	// sourceFile; keys not in it have their default.
@@ -57,7 +97,7 @@ func loadSettings(fs *flag.FlagSet, c commonFlags, sf settingFlags, lookup env) 
 					s.source[k] = sourceFile
 				}
 			}
-			if err := s.cfg.ParseJSON(data); err != nil {
+			if err := httpaxes.ParseJSON(data, &s.cfg.core, &s.cfg.http); err != nil {
 				for _, e := range flatten(err) {
 					s.problems = append(s.problems, fmt.Errorf("config file %s: %w", s.file, e))
 				}
@@ -65,24 +105,27 @@ func loadSettings(fs *flag.FlagSet, c commonFlags, sf settingFlags, lookup env) 
 		}
 	}
 	before := s.cfg
-	if err := s.cfg.ApplyEnv(lookup); err != nil {
+	if err := s.cfg.core.ApplyEnv(lookup); err != nil {
 		s.problems = append(s.problems, flatten(err)...)
 	}
-	for _, st := range axes.Settings() {
+	if err := s.cfg.http.ApplyEnv(lookup); err != nil {
+		s.problems = append(s.problems, flatten(err)...)
+	}
+	for _, st := range settingRows() {
 		// A variable that is set gives the value, even one that does not
 		// parse. A value that changed without its own variable was set by
 		// a deprecated django-axes variable (lockout_parameters).
 		v, ok := lookup(st.Env)
-		if ok && strings.TrimSpace(v) != "" || st.Get(before) != st.Get(s.cfg) {
+		if ok && strings.TrimSpace(v) != "" || st.get(before) != st.get(s.cfg) {
 			s.source[st.Key] = sourceEnv
 		}
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if flg, ok := sf[f.Name]; ok {
-			if err := flg.setting.Set(&s.cfg, *flg.value); err != nil {
+			if err := flg.row.set(&s.cfg, *flg.value); err != nil {
 				s.problems = append(s.problems, fmt.Errorf("--%s: %w", f.Name, err))
 			}
-			s.source[flg.setting.Key] = sourceFlag
+			s.source[flg.row.Key] = sourceFlag
 		}
 	})
 	return s
@@ -100,25 +143,30 @@ func flatten(err error) []error {
 	return []error{err}
 }
 
-// valid returns the configuration, or every problem with it.
-func (s settings) valid() (axes.Config, error) {
+// validate reports every problem with both configurations.
+func (c configs) validate() error {
+	return errors.Join(c.core.Validate(), c.http.Validate())
+}
+
+// valid returns the configurations, or every problem with them.
+func (s settings) valid() (configs, error) {
 	if len(s.problems) > 0 {
 		return s.cfg, fmt.Errorf("%w\n(axes check lists every problem)", errors.Join(s.problems...))
 	}
-	if err := s.cfg.Validate(); err != nil {
+	if err := s.cfg.validate(); err != nil {
 		return s.cfg, fmt.Errorf("%w\n(axes check lists every problem)", err)
 	}
 	return s.cfg, nil
 }
 
-// loadConfig builds the configuration: defaults, then the file, then the
+// loadConfig builds the configurations: defaults, then the file, then the
 // environment, then the flags that were set; it fails on any problem.
-func loadConfig(fs *flag.FlagSet, c commonFlags, sf settingFlags, lookup env) (axes.Config, error) {
+func loadConfig(fs *flag.FlagSet, c commonFlags, sf settingFlags, lookup env) (configs, error) {
 	s := loadSettings(fs, c, sf, lookup)
 	if len(s.problems) > 0 {
 		return s.cfg, errors.Join(s.problems...)
 	}
-	return s.cfg, s.cfg.Validate()
+	return s.cfg, s.cfg.validate()
 }
 
 // configEntry is one line of axes config.
@@ -149,12 +197,12 @@ The output of --json has the form [{"key", "value", "source"}].`)
 	}
 	// The guard works out the failure window the configuration implies
 	// when it sets none (from the cool-off or the tiers); show that one.
-	g, err := axes.New(memstore.New(), cfg)
+	g, err := axes.New(memstore.New(), cfg.core)
 	if err != nil {
 		return err
 	}
-	eff := cfg.Effective()
-	eff.FailureWindow = micros(g.Policy(axes.Identity{}).Window)
+	eff := cfg.effective()
+	eff.core.FailureWindow = micros(g.Policy(axes.Identity{}).Window)
 
 	storeSource := sourceDefault
 	if isSet(cmd.fs, "store") {
@@ -172,12 +220,12 @@ The output of --json has the form [{"key", "value", "source"}].`)
 		{"store", maskDSN(cf.store), storeSource},
 		{"config", s.file, fileSource},
 	}
-	for _, st := range axes.Settings() {
+	for _, st := range settingRows() {
 		src := s.source[st.Key]
 		if src == "" {
 			src = sourceDefault
 		}
-		entries = append(entries, configEntry{st.Key, st.Get(eff), src})
+		entries = append(entries, configEntry{st.Key, st.get(eff), src})
 	}
 	if *jsonOut {
 		return writeJSON(c.stdout, entries)

@@ -32,6 +32,7 @@ const sessionCookie = "axes_demo_session"
 type demo struct {
 	guard *axes.Guard
 	mw    *httpaxes.Middleware
+	field string            // the username field of the form (AXES_USERNAME_FORM_FIELD)
 	users map[string][]byte // bcrypt hashes
 	dummy []byte            // compared for unknown users, so timing does not tell
 	log   *slog.Logger
@@ -53,8 +54,9 @@ func hashUsers(plain map[string]string, cost int) (map[string][]byte, error) {
 	return out, nil
 }
 
-// newDemo builds the demo handler over guard.
-func newDemo(g *axes.Guard, users map[string][]byte, logger *slog.Logger) (*demo, http.Handler, error) {
+// newDemo builds the demo handler over guard, with the middleware's HTTP
+// settings web.
+func newDemo(g *axes.Guard, web httpaxes.Config, users map[string][]byte, logger *slog.Logger) (*demo, http.Handler, error) {
 	var cost int
 	for _, h := range users {
 		cost, _ = bcrypt.Cost(h)
@@ -66,11 +68,11 @@ func newDemo(g *axes.Guard, users map[string][]byte, logger *slog.Logger) (*demo
 	}
 	// The login handler settles every attempt itself (Fail, SucceedSession),
 	// so that an answer it forgets to settle is counted as a failure.
-	mw, err := httpaxes.New(g, httpaxes.SettleExplicitly(), httpaxes.WithLogger(logger))
+	mw, err := httpaxes.New(g, httpaxes.SettleExplicitly(), httpaxes.WithConfig(web), httpaxes.WithLogger(logger))
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &demo{guard: g, mw: mw, users: users, dummy: dummy, log: logger}
+	d := &demo{guard: g, mw: mw, field: web.Effective().UsernameFormField, users: users, dummy: dummy, log: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", d.page)
 	mux.HandleFunc("GET /login", d.page)
@@ -109,21 +111,19 @@ func loginPassword(r *http.Request) string {
 	return r.PostFormValue("password")
 }
 
-// credentials reads the username and password from a form or a JSON body,
-// for the logout, which is not behind the middleware.
-func credentials(r *http.Request) (username, password string) {
+// logoutUsername reads the username from a form or a JSON body, for the
+// logout, which is not behind the middleware.
+func (d *demo) logoutUsername(r *http.Request) string {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/json" {
-		var body struct {
-			Username string `json:"username"`
-			Password string `json:"password"`
-		}
+		var body map[string]any
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err == nil {
-			return body.Username, body.Password
+			u, _ := body[d.field].(string)
+			return u
 		}
-		return "", ""
+		return ""
 	}
-	return r.PostFormValue("username"), r.PostFormValue("password")
+	return r.PostFormValue(d.field)
 }
 
 // check verifies a password in constant time whether or not the user exists.
@@ -170,7 +170,7 @@ func (d *demo) login(w http.ResponseWriter, r *http.Request) {
 
 func (d *demo) logout(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(sessionCookie)
-	username, _ := credentials(r)
+	username := d.logoutUsername(r)
 	if err == nil && username != "" {
 		id, ierr := d.mw.Identity(r, username)
 		if ierr == nil {
@@ -213,7 +213,7 @@ button{font:inherit;padding:.4rem 1rem;margin-top:.6rem}code{background:#eee;pad
 <p>Users: <code>alice</code> / <code>correct-horse</code>, <code>bob</code> / <code>battery-staple</code>.
 After {{.Limit}} wrong attempts the client is locked out ({{.Lock}}).</p>
 <form method="post" action="/login">
-<label>Username <input name="username" autocomplete="username"></label>
+<label>Username <input name="{{.Field}}" autocomplete="username"></label>
 <label>Password <input name="password" type="password" autocomplete="current-password"></label>
 <button>Log in</button></form></body></html>
 `))
@@ -228,7 +228,8 @@ func (d *demo) page(w http.ResponseWriter, r *http.Request) {
 	pageTmpl.Execute(w, struct {
 		Limit int
 		Lock  string
-	}{cfg.FailureLimit, lock})
+		Field string
+	}{cfg.FailureLimit, lock, d.field})
 }
 
 // demoOptions are what runDemo builds the server from; tests construct them
@@ -236,7 +237,8 @@ func (d *demo) page(w http.ResponseWriter, r *http.Request) {
 type demoOptions struct {
 	addr     string
 	store    storage.Store
-	cfg      axes.Config
+	cfg      axes.Config     // the guard's
+	web      httpaxes.Config // the middleware's
 	cost     int
 	clock    func() time.Time
 	logger   *slog.Logger
@@ -264,7 +266,7 @@ func runDemo(ctx context.Context, args []string, lookup env, stdout, stderr io.W
 	}
 	defer s.Close()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	return serveDemo(ctx, demoOptions{addr: *addr, store: s, cfg: cfg, cost: bcrypt.DefaultCost, logger: logger}, stdout)
+	return serveDemo(ctx, demoOptions{addr: *addr, store: s, cfg: cfg.core, web: cfg.http, cost: bcrypt.DefaultCost, logger: logger}, stdout)
 }
 
 // serveDemo runs the demo server until ctx ends.
@@ -281,7 +283,7 @@ func serveDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, h, err := newDemo(g, users, o.logger)
+	_, h, err := newDemo(g, o.web, users, o.logger)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/httpaxes"
 	"github.com/goaxes/axes/memstore"
 )
 
@@ -29,7 +30,7 @@ func identityDemo(t *testing.T, cfg axes.Config) (*demo, http.Handler) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, h, err := newDemo(g, users, discard)
+	d, h, err := newDemo(g, httpaxes.Config{}, users, discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,10 +80,11 @@ address or username (say, other usernames from the address) are listed too.`)
 		}
 		id.Username = a
 	}
-	cfg, err := loadSettings(cmd.fs, cf, cmd.settings, c.lookup).valid()
+	all, err := loadSettings(cmd.fs, cf, cmd.settings, c.lookup).valid()
 	if err != nil {
 		return err
 	}
+	cfg := all.core // explain needs only the guard's policy
 	s, err := c.storeFor(ctx, cf.store)
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/axestest"
+	"github.com/goaxes/axes/httpaxes"
 	"github.com/goaxes/axes/memstore"
 	"github.com/goaxes/axes/storage"
 	"golang.org/x/crypto/bcrypt"
@@ -227,8 +228,10 @@ type site struct {
 	clients map[string]*http.Client
 }
 
-func newSite(base string, cfg axes.Config, clock *axestest.Clock) *site {
-	eff := cfg.Effective()
+// newSite talks to the demo at base, served with the guard's cfg and the
+// middleware's web, which give the lockout status and message.
+func newSite(base string, cfg axes.Config, web httpaxes.Config, clock *axestest.Clock) *site {
+	eff := web.Effective()
 	msg := eff.PermalockMessage
 	if cfg.CoolOff > 0 || cfg.CoolOffFunc != nil || len(cfg.Tiers) > 0 {
 		msg = eff.CoolOffMessage
@@ -383,9 +386,15 @@ type harness struct {
 	loginFailed atomic.Int64 // Hooks.LoginFailed calls
 }
 
-// newHarness serves the demo over a fresh store of kind k with cfg. The
-// clock starts at t0.
+// newHarness serves the demo over a fresh store of kind k with cfg and
+// the middleware's defaults. The clock starts at t0.
 func newHarness(t *testing.T, k storeKind, cfg axes.Config) *harness {
+	t.Helper()
+	return newHarnessWeb(t, k, cfg, httpaxes.Config{})
+}
+
+// newHarnessWeb is newHarness with the middleware's HTTP settings web.
+func newHarnessWeb(t *testing.T, k storeKind, cfg axes.Config, web httpaxes.Config) *harness {
 	t.Helper()
 	users, err := testUsers()
 	if err != nil {
@@ -403,13 +412,13 @@ func newHarness(t *testing.T, k storeKind, cfg axes.Config) *harness {
 	if err != nil {
 		t.Fatalf("axes.New: %v", err)
 	}
-	d, handler, err := newDemo(g, users, discard)
+	d, handler, err := newDemo(g, web, users, discard)
 	if err != nil {
 		t.Fatalf("newDemo: %v", err)
 	}
 	srv := httptest.NewServer(handler)
 	h.guard, h.demo = g, d
-	h.site = newSite(srv.URL, cfg, clock)
+	h.site = newSite(srv.URL, cfg, web, clock)
 	t.Cleanup(func() {
 		h.site.close()
 		srv.Close()

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/httpaxes"
 	"github.com/goaxes/axes/internal/setting"
 	"github.com/goaxes/axes/storage"
 )
@@ -424,7 +425,7 @@ func scenarios() []scenario {
 // TrustedProxies 127.0.0.0/8: the demo's middleware resolves them as the
 // client address exactly as it would behind a real proxy.
 func s40() scenario {
-	proxied := axes.Config{TrustedProxies: prefixes("127.0.0.0/8")}
+	proxied := httpaxes.Config{TrustedProxies: prefixes("127.0.0.0/8")}
 	from := func(a attempt, ip string) attempt { return a.XFF(ip) }
 	lock := rep(3, from(bad("alice", IP1, 0), "2001:db8::1"), FAIL, FAIL, LOCKED)
 	return scenario{
@@ -432,13 +433,13 @@ func s40() scenario {
 		// from 2001:db8::2 is LOCKED (axes: OK, no aggregation).
 		name: "S40_ipv6_grouped_by_64_differs_from_axes", run: func(t *testing.T, k storeKind) {
 			t.Run("same_64_locked", func(t *testing.T) {
-				h := newHarness(t, k, proxied)
+				h := newHarnessWeb(t, k, axes.Config{}, proxied)
 				h.play(t, lock)
 				h.wantRecord(t, axes.Filter{IP: "2001:db8::/64"}, 3)
 				h.try(t, "probe", from(good("alice", IP2, LOCKED), "2001:db8::2"))
 			})
 			t.Run("other_64_ok", func(t *testing.T) {
-				h := newHarness(t, k, proxied)
+				h := newHarnessWeb(t, k, axes.Config{}, proxied)
 				h.play(t, lock)
 				h.try(t, "probe", from(good("alice", IP1, OK), "2001:db8:0:1::1"))
 			})
@@ -451,19 +452,16 @@ func s40() scenario {
 				h.try(t, "probe", from(good("alice", IP1, LOCKED), "2001:db8::99"))
 			})
 			t.Run("prefix_128_no_grouping", func(t *testing.T) {
-				cfg := proxied
-				cfg.IPv6Prefix = 128
-				h := newHarness(t, k, cfg)
+				cfg := axes.Config{IPv6Prefix: 128}
+				h := newHarnessWeb(t, k, cfg, proxied)
 				h.play(t, lock)
 				h.try(t, "probe", from(good("alice", IP1, OK), "2001:db8::2"))
 			})
 			t.Run("non_canonical_address_matches_allowlist", func(t *testing.T) {
 				// axes compares strings: "2001:0db8:0:0:0:0:0:1" misses the
 				// whitelist entry "2001:db8::1". We parse addresses.
-				cfg := proxied
-				cfg.NeverLockoutAllowlist = true
-				cfg.IPAllowlist = prefixes("2001:db8::1")
-				h := newHarness(t, k, cfg)
+				cfg := axes.Config{NeverLockoutAllowlist: true, IPAllowlist: prefixes("2001:db8::1")}
+				h := newHarnessWeb(t, k, cfg, proxied)
 				h.play(t, rep(5, from(bad("alice", IP1, FAIL), "2001:0db8:0:0:0:0:0:1"), FAIL))
 				h.wantNoRecords(t)
 			})
@@ -506,15 +504,15 @@ func s42() scenario {
 		}
 	}
 	return scenario{name: "S42_lockout_responses", run: func(t *testing.T, k storeKind) {
-		variant := func(name string, cfg axes.Config, a attempt) {
+		variant := func(name string, web httpaxes.Config, a attempt) {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				h := newHarness(t, k, cfg)
+				h := newHarnessWeb(t, k, base, web)
 				h.play(t, two)
 				h.try(t, "3rd", a)
 			})
 		}
-		variant("a_plain_text", base, third.Check(func(t *testing.T, r response) {
+		variant("a_plain_text", httpaxes.Config{}, third.Check(func(t *testing.T, r response) {
 			if r.body != coolMsg {
 				t.Errorf("body %q, want %q", r.body, coolMsg)
 			}
@@ -537,25 +535,22 @@ func s42() scenario {
 				t.Errorf("Access-Control-Allow-Origin %q without AllowedCORSOrigins", o)
 			}
 		}
-		variant("b_json_x_requested_with_differs_from_axes", base, third.Header("X-Requested-With", "XMLHttpRequest").Check(noCORS))
-		variant("b_json_accept", base, third.Header("Accept", "application/json").Check(noCORS))
-		cors := base
-		cors.AllowedCORSOrigins = "https://app.example"
+		variant("b_json_x_requested_with_differs_from_axes", httpaxes.Config{}, third.Header("X-Requested-With", "XMLHttpRequest").Check(noCORS))
+		variant("b_json_accept", httpaxes.Config{}, third.Header("Accept", "application/json").Check(noCORS))
+		cors := httpaxes.Config{AllowedCORSOrigins: "https://app.example"}
 		variant("b_json_cors_configured", cors, third.Header("X-Requested-With", "XMLHttpRequest").Check(func(t *testing.T, r response) {
 			wantJSON(t, r)
 			if o := r.header.Get("Access-Control-Allow-Origin"); o != "https://app.example" {
 				t.Errorf("Access-Control-Allow-Origin %q, want https://app.example", o)
 			}
 		}))
-		redirect := base
-		redirect.LockoutURL = "/locked/"
+		redirect := httpaxes.Config{LockoutURL: "/locked/"}
 		variant("c_lockout_url_redirect", redirect, bad("alice", IP1, http.StatusFound).Check(func(t *testing.T, r response) {
 			if loc := r.header.Get("Location"); loc != "/locked/?username=alice" {
 				t.Errorf("Location %q, want /locked/?username=alice", loc)
 			}
 		}))
-		code403 := base
-		code403.HTTPResponseCode = http.StatusForbidden
+		code403 := httpaxes.Config{HTTPResponseCode: http.StatusForbidden}
 		variant("d_http_response_code_403", code403, bad("alice", IP1, http.StatusForbidden).Check(func(t *testing.T, r response) {
 			if r.body != coolMsg {
 				t.Errorf("body %q, want %q", r.body, coolMsg)

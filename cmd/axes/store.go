@@ -9,7 +9,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/memstore"
 	"github.com/goaxes/axes/sqlstore"
 	"github.com/goaxes/axes/storage"
@@ -103,13 +102,13 @@ type settingFlags map[string]settingFlag
 
 // settingFlag is the flag of one setting.
 type settingFlag struct {
-	setting axes.Setting
-	value   *string
+	row   settingRow
+	value *string
 }
 
 func registerSettings(fs *flag.FlagSet) settingFlags {
 	sf := settingFlags{}
-	for _, s := range axes.Settings() {
+	for _, s := range settingRows() {
 		name := settingFlagName(s.Env)
 		sf[name] = settingFlag{s, fs.String(name, "", fmt.Sprintf("%s: %s", s.Env, s.Help))}
 	}
