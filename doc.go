@@ -30,7 +30,9 @@
 // a failure turns its places into counted failures, a success gives them
 // back (or clears the user's failures with [Config.ResetOnSuccess]). While
 // failures and tickets in flight together fill a bucket, further attempts
-// are refused without being counted. So with FailureLimit N no more than N
+// wait for a place ([Config.MaxWait]): users behind one address who log in
+// at once all get in, while a burst of guesses gets no more checks than
+// the limit and is refused, uncounted or as locked, when the wait ends. So with FailureLimit N no more than N
 // password checks ever run for one bucket, however many requests arrive at
 // once, and across every process that shares the store. A ticket that is
 // never settled (the handler panicked, the process died) holds its places
