@@ -368,9 +368,15 @@ func expectState(t *testing.T, what string, s storage.Store, b storage.Bucket, n
 	}
 }
 
-// newGuard returns a guard over s reading clk.
+// newGuard returns a guard over s reading clk. Unless cfg says how long to
+// wait for a place, an attempt that finds every place held is refused at
+// once: the suite's clock stands still while tickets are held, so a wait
+// could only end by its real-time bound (the Waiting subtests set one).
 func newGuard(t *testing.T, s storage.Store, cfg axes.Config, clk *Clock, opts ...axes.Option) *axes.Guard {
 	t.Helper()
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = -1
+	}
 	g, err := axes.New(s, cfg, append([]axes.Option{axes.WithClock(clk.Now)}, opts...)...)
 	if err != nil {
 		t.Fatalf("axes.New: %v", err)
