@@ -31,13 +31,6 @@ var guardTests = []subtest{
 	{"ExplainStatusList", testExplainStatusList},
 }
 
-// lapseOf returns when a ticket admitted at tm lapses with lease: at the
-// end of the cohort after the next.
-func lapseOf(tm time.Time, lease time.Duration) time.Time {
-	l := storage.Duration(lease)
-	return storage.Time((us(tm)/l + 2) * l)
-}
-
 // testLockAtLimit: with a limit of 3, the third failure locks (and is
 // answered Locked); a locked client's credentials are not checked, and its
 // attempt counts and extends the lock.
