@@ -3,6 +3,8 @@ package axes
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -221,7 +223,9 @@ func TestStoreTimeoutAndOutagePolicy(t *testing.T) {
 	for _, open := range []bool{false, true} {
 		s := &stuckStore{mapStore: newMapStore(), stuck: true}
 		c := newClock()
-		g, err := New(s, Config{StoreTimeout: 20 * time.Millisecond, FailOpen: open}, WithClock(c.Now))
+		var logs strings.Builder
+		g, err := New(s, Config{StoreTimeout: 20 * time.Millisecond, FailOpen: open}, WithClock(c.Now),
+			WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,6 +233,10 @@ func TestStoreTimeoutAndOutagePolicy(t *testing.T) {
 		tk, err := g.Admit(context.Background(), Identity{IP: ip1})
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("open=%v: Admit took %s with a 20ms store timeout", open, d)
+		}
+		_, _ = g.Admit(context.Background(), Identity{IP: ip2}) // the outage goes on
+		if n := strings.Count(logs.String(), "the store is failing"); n != 1 {
+			t.Errorf("open=%v: the outage was logged %d times, want once:\n%s", open, n, logs.String())
 		}
 		if !open {
 			if err == nil || !errors.Is(err, context.DeadlineExceeded) {

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/goaxes/axes"
 	"github.com/goaxes/axes/internal/wire"
@@ -43,6 +44,8 @@ type Middleware struct {
 	tmpl           *template.Template
 	settlement     Settlement
 	htmlWarned     atomic.Bool     // the 2xx HTML success warning was logged
+	errLogged      atomic.Int64    // when defaultError last logged (Unix ns)
+	errQuiet       atomic.Int64    // errors not logged since then
 	methods        map[string]bool // nil: every method but GET, HEAD, OPTIONS
 	onError        func(http.ResponseWriter, *http.Request, error)
 	maxBody        int64
@@ -261,9 +264,21 @@ func (m *Middleware) warnHTMLSuccess(r *http.Request) {
 		"method", r.Method, "path", r.URL.Path)
 }
 
-// defaultError logs err and answers 503. It never panics.
+// errorLogInterval is how often defaultError logs at most: a store outage
+// under load makes a line every interval (with the count of the requests
+// refused meanwhile), not one per request.
+const errorLogInterval = 10 * time.Second
+
+// defaultError logs err (at most once per errorLogInterval) and answers
+// 503. It never panics.
 func (m *Middleware) defaultError(w http.ResponseWriter, r *http.Request, err error) {
-	m.log.ErrorContext(r.Context(), "httpaxes: cannot guard the login; refusing it", "err", err, "method", r.Method, "path", r.URL.Path)
+	now, last := time.Now().UnixNano(), m.errLogged.Load()
+	if now-last >= int64(errorLogInterval) && m.errLogged.CompareAndSwap(last, now) {
+		m.log.ErrorContext(r.Context(), "httpaxes: cannot guard the login; refusing it", "err", err, "method", r.Method, "path", r.URL.Path,
+			"refused_unlogged", m.errQuiet.Swap(0))
+	} else {
+		m.errQuiet.Add(1)
+	}
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "text/plain; charset=utf-8")

@@ -960,3 +960,20 @@ func TestNewValidatesOptions(t *testing.T) {
 		t.Error("New(nil): no error")
 	}
 }
+
+// A store outage under load is logged once per interval, with the count of
+// the logins refused meanwhile, not once per request.
+func TestStoreOutageIsLoggedOnce(t *testing.T) {
+	var logs logBuffer
+	g := newGuard(t, brokenStore{}, axes.Config{})
+	mw := newMiddleware(t, g, httpaxes.WithLogger(logs.logger()))
+	h := mw.Protect(&wrongPassword{})
+	for range 20 {
+		if w := serve(h, post("0", "alice")); w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("status %d with the store down, want 503", w.Code)
+		}
+	}
+	if n := strings.Count(logs.String(), "cannot guard the login"); n != 1 {
+		t.Errorf("20 refusals logged %d times, want once:\n%s", n, logs.String())
+	}
+}
