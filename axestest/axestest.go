@@ -97,6 +97,7 @@ func RunStoreTests(t *testing.T, newStore Factory) {
 		{"Step", stepTests},
 		{"Concurrency", concurrencyTests},
 		{"Guard", guardTests},
+		{"Waiting", waitingTests},
 		{"Optional", optionalTests},
 		{"Property", []subtest{{"Sequences", testProperty}}},
 	}
