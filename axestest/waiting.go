@@ -4,19 +4,23 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/goaxes/axes"
+	"github.com/goaxes/axes/storage"
 )
 
 // waitingTests run real guards that wait for places (Config.MaxWait) over
-// the store, with the real clock: waiting is about real time.
+// the store, with the real clock (waiting is about real time), and the
+// outage policy over the store wrapped in one that fails on demand.
 var waitingTests = []subtest{
 	{"RightPasswordsAllGetIn", testRightPasswordsAllGetIn},
 	{"BurstKeepsTheLimit", testBurstKeepsTheLimit},
 	{"MixedBurst", testMixedBurst},
 	{"AcrossProcesses", testWaitAcrossProcesses},
+	{"Outage", testOutage},
 }
 
 // waitingGuard returns a guard over the store that waits up to 10s for a
@@ -184,6 +188,70 @@ func testWaitAcrossProcesses(t *testing.T, e *env) {
 	for _, tk := range held[1:] {
 		if _, err := tk.Succeed(t.Context()); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// outage wraps the store under test and fails every step while down.
+type outage struct {
+	storage.Store
+	down atomic.Bool
+}
+
+var errDown = errors.New("axestest: the store is down")
+
+func (o *outage) Do(ctx context.Context, ops []storage.Op) ([]storage.Answer, error) {
+	if o.down.Load() {
+		return nil, errDown
+	}
+	return o.Store.Do(ctx, ops)
+}
+
+func (o *outage) Unwrap() storage.Store { return o.Store }
+
+// testOutage: while the store fails, fail closed refuses logins (the
+// credential check does not run) and fail open lets them through; once it
+// answers again, a failure settled meanwhile is counted (fail open) and
+// logins work without a restart.
+func testOutage(t *testing.T, e *env) {
+	for _, open := range []bool{false, true} {
+		o := &outage{Store: e.s}
+		g, err := axes.New(o, axes.Config{FailOpen: open})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := ident("198.51.100.24", "alice")
+		if open {
+			id = ident("198.51.100.25", "alice")
+		}
+		o.down.Store(true)
+		checked := false
+		res, err := g.Authenticate(t.Context(), id, func(context.Context) (bool, error) { checked = true; return false, nil })
+		switch {
+		case !open && (err == nil || !errors.Is(err, errDown) || checked):
+			t.Errorf("fail closed, store down: %v, %v, checked %v; want the store's error and no check", res.Verdict, err, checked)
+		case open && (res.Verdict != axes.Invalid || !checked):
+			// The failure cannot be recorded while the store is down: the
+			// settlement's error comes back with the verdict.
+			t.Errorf("fail open, store down: %v, %v, checked %v; want the check to run and invalid", res.Verdict, err, checked)
+		}
+		if open {
+			// A ticket admitted while down, settled once the store is back.
+			tk, err := g.Admit(t.Context(), id)
+			if err != nil {
+				t.Fatalf("fail open, store down: Admit = %v", err)
+			}
+			o.down.Store(false)
+			if _, err := tk.Fail(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := g.Status(t.Context(), id); err != nil || st.Failures != 1 {
+				t.Errorf("fail open: failures once the store is back = %d, %v; want 1", st.Failures, err)
+			}
+		}
+		o.down.Store(false)
+		if res, err := g.Authenticate(t.Context(), id, func(context.Context) (bool, error) { return true, nil }); err != nil || res.Verdict != axes.Allowed {
+			t.Errorf("open=%v, store back: %v, %v; want allowed", open, res.Verdict, err)
 		}
 	}
 }
