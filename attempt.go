@@ -203,24 +203,12 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 		// Checks in flight hold every place left on a bucket: wait for one
 		// of them to settle, then ask again.
 		full := fullBucket(a.buckets, ans)
-		if g.cfg.MaxWait > 0 {
-			if deadline.IsZero() {
-				deadline = time.Now().Add(g.cfg.MaxWait)
-			}
-			if wake, ok := g.waits.join(full.Key, g.cfg.MaxWaiters); ok {
-				d := min(pollInterval(tries), time.Until(deadline))
-				var err error
-				if d > 0 {
-					err = sleep(ctx, d, wake)
-				}
-				g.waits.leave(full.Key)
-				if err != nil {
-					return nil, fmt.Errorf("axes: admit: %w", err)
-				}
-				if d > 0 {
-					continue
-				}
-			}
+		waited, err := g.waitForPlace(ctx, a, full, &deadline, &tries)
+		if err != nil {
+			return nil, fmt.Errorf("axes: admit: %w", err)
+		}
+		if waited {
+			continue
 		}
 		// No place came free in time (or too many wait): refuse without
 		// counting; the client may come back when a check has settled.
@@ -233,6 +221,51 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 		}
 		return nil, &LockoutError{Result: res}
 	}
+}
+
+// waitForPlace waits until a look at bucket b shows a place free (or the
+// bucket locked): woken by this guard's settlements, looking again after a
+// growing pause for other processes'. It reports false when the attempt
+// may not wait (MaxWait off, MaxWaiters reached) or the wait is over. The
+// looks are peeks, which write nothing, so many waiters cost a shared
+// store reads, not write locks.
+func (g *Guard) waitForPlace(ctx context.Context, a *attempt, b storage.Bucket, deadline *time.Time, tries *int) (bool, error) {
+	if g.cfg.MaxWait <= 0 {
+		return false, nil
+	}
+	if deadline.IsZero() {
+		*deadline = time.Now().Add(g.cfg.MaxWait)
+	}
+	wake, ok := g.waits.join(b.Key, g.cfg.MaxWaiters)
+	if !ok {
+		return false, nil
+	}
+	defer g.waits.leave(b.Key, wake)
+	for ; ; *tries++ {
+		d := min(pollInterval(*tries), time.Until(*deadline))
+		if d <= 0 {
+			return false, nil
+		}
+		if err := sleep(ctx, d, wake); err != nil {
+			return false, err
+		}
+		if g.hasRoom(ctx, a, b) {
+			return true, nil
+		}
+	}
+}
+
+// hasRoom peeks at bucket b: is a place free there, or is it locked (so
+// that the admission decides)? A store error says yes: the admission
+// reports it.
+func (g *Guard) hasRoom(ctx context.Context, a *attempt, b storage.Bucket) bool {
+	op := storage.Op{Bucket: b, Step: storage.Step{Kind: storage.Peek, Now: storage.Micros(g.now()), Policy: a.policy}}
+	ans, err := g.bounded(ctx, []storage.Op{op})
+	if err != nil {
+		return true
+	}
+	x := ans[0]
+	return x.Locked || a.policy.RecordOnly || x.InFlight == 0 || x.Failures+x.InFlight < a.policy.Limit
 }
 
 // fullBucket returns the first bucket that refused for want of a place.
@@ -285,8 +318,8 @@ func (g *Guard) undo(ctx context.Context, a *attempt, now int64, ans []storage.A
 		return ans
 	}
 	more, err := g.bounded(ctx, ops)
-	for _, op := range ops {
-		g.waits.wake(op.Bucket.Key)
+	for j, op := range ops {
+		g.waits.wake(op.Bucket.Key, err == nil && more[j].Locked)
 	}
 	if err != nil {
 		g.log.ErrorContext(ctx, "axes: could not settle the buckets of a refused attempt; their places lapse after the lease", "err", err)
@@ -309,8 +342,9 @@ func (t *Ticket) settle(ctx context.Context, kind func(i int) storage.Kind) ([]s
 		ops[i].Step.Kind = kind(i)
 	}
 	ans, err := g.bounded(ctx, ops)
-	for _, b := range t.a.buckets {
-		g.waits.wake(b.Key)
+	for i, b := range t.a.buckets {
+		// A lock refuses every waiter; a place freed admits one.
+		g.waits.wake(b.Key, err == nil && ans[i].Locked)
 	}
 	return ans, err
 }

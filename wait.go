@@ -3,64 +3,66 @@ package axes
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // waitroom holds the attempts of this process that wait for a place in a
-// bucket, by bucket key. A settlement by this guard wakes the waiters of
-// its buckets at once; a settlement by another process (or a lapse) is
-// found by polling, with a growing, jittered interval. A waiter holds no
-// store connection and no lock.
+// bucket, by bucket key, in the order they came. A settlement by this
+// guard that frees a place wakes the first waiter of the bucket (one
+// place, one waiter: not a herd that would queue up on the store), and a
+// settlement that locks the bucket wakes them all, to be refused. A
+// settlement by another process (or a lapse) is found by polling, with a
+// growing, jittered interval. A waiter holds no store connection and no
+// lock.
 type waitroom struct {
 	mu    sync.Mutex
-	rooms map[string]*room
-}
-
-type room struct {
-	wake    chan struct{} // closed when a place may have been freed
-	waiters int
+	rooms map[string][]chan struct{}
 }
 
 // join adds a waiter to the room of key and returns the channel that wakes
 // it, or false when max attempts wait there already.
-func (w *waitroom) join(key string, max int) (<-chan struct{}, bool) {
+func (w *waitroom) join(key string, max int) (chan struct{}, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.rooms == nil {
-		w.rooms = make(map[string]*room)
+		w.rooms = make(map[string][]chan struct{})
 	}
-	r := w.rooms[key]
-	if r == nil {
-		r = &room{wake: make(chan struct{})}
-		w.rooms[key] = r
-	}
-	if r.waiters >= max {
+	if len(w.rooms[key]) >= max {
 		return nil, false
 	}
-	r.waiters++
-	return r.wake, true
+	ch := make(chan struct{}, 1)
+	w.rooms[key] = append(w.rooms[key], ch)
+	return ch, true
 }
 
-// leave removes a waiter from the room of key.
-func (w *waitroom) leave(key string) {
+// leave removes the waiter ch from the room of key.
+func (w *waitroom) leave(key string, ch chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if r := w.rooms[key]; r != nil {
-		if r.waiters--; r.waiters <= 0 {
-			delete(w.rooms, key)
-		}
+	r := slices.DeleteFunc(w.rooms[key], func(c chan struct{}) bool { return c == ch })
+	if len(r) == 0 {
+		delete(w.rooms, key)
+	} else {
+		w.rooms[key] = r
 	}
 }
 
-// wake wakes every waiter of key: a place there may be free.
-func (w *waitroom) wake(key string) {
+// wake wakes the first waiter of key that is not awake yet, or every
+// waiter with all.
+func (w *waitroom) wake(key string, all bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if r := w.rooms[key]; r != nil {
-		close(r.wake)
-		r.wake = make(chan struct{})
+	for _, ch := range w.rooms[key] {
+		select {
+		case ch <- struct{}{}:
+			if !all {
+				return
+			}
+		default: // awake already
+		}
 	}
 }
 

@@ -31,11 +31,7 @@ func waiting(t *testing.T, g *Guard, key string, n int) {
 	t.Helper()
 	for range 10_000 {
 		g.waits.mu.Lock()
-		r := g.waits.rooms[key]
-		got := 0
-		if r != nil {
-			got = r.waiters
-		}
+		got := len(g.waits.rooms[key])
 		g.waits.mu.Unlock()
 		if got == n {
 			return
