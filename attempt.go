@@ -36,12 +36,19 @@ func (a *attempt) ops(kind storage.Kind, now int64, slots []int64) []storage.Op 
 // bounded runs ops for an attempt: under the store deadline
 // (Config.StoreTimeout) on top of ctx.
 func (g *Guard) bounded(ctx context.Context, ops []storage.Op) ([]storage.Answer, error) {
-	if g.cfg.StoreTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, g.cfg.StoreTimeout)
-		defer cancel()
-	}
+	ctx, cancel := g.deadline(ctx)
+	defer cancel()
 	return g.do(ctx, ops)
+}
+
+// deadline returns ctx bounded by Config.StoreTimeout: every store call
+// made for a request (steps, the audit log, the rules) runs under it, so
+// that no login hangs on the store.
+func (g *Guard) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if g.cfg.StoreTimeout > 0 {
+		return context.WithTimeout(ctx, g.cfg.StoreTimeout)
+	}
+	return ctx, func() {}
 }
 
 // admitFailed applies the outage policy when the store fails an admission:
@@ -424,7 +431,10 @@ func (t *Ticket) SucceedSession(ctx context.Context, sessionID string) (Result, 
 	}
 	if g.audit != nil && !g.cfg.DisableAccessLog {
 		e := storage.AccessEntry{Time: t.at, Username: t.id.Username, IP: ipString(t.id.IP), UserAgent: t.id.UserAgent, Path: t.id.Path, SessionHash: sessionHash(sessionID)}
-		if err := g.audit.LogLogin(ctx, e); err != nil {
+		actx, cancel := g.deadline(ctx)
+		err := g.audit.LogLogin(actx, e)
+		cancel()
+		if err != nil {
 			g.log.ErrorContext(ctx, "axes: could not record a login", "err", err)
 		}
 	}

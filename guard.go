@@ -429,7 +429,10 @@ func (g *Guard) Logout(ctx context.Context, id Identity, sessionID string) error
 	now := g.now()
 	id = g.normalize(id)
 	if g.audit != nil && !g.cfg.DisableAccessLog && id.Username != "" {
-		if _, err := g.audit.LogLogout(ctx, id.Username, sessionHash(sessionID), now); err != nil {
+		actx, cancel := g.deadline(ctx)
+		_, err := g.audit.LogLogout(actx, id.Username, sessionHash(sessionID), now)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("axes: logout: %w", err)
 		}
 	}
@@ -598,7 +601,9 @@ func (g *Guard) logFailure(ctx context.Context, id Identity, at time.Time, locke
 		return
 	}
 	e := storage.FailureEntry{Time: at, Username: id.Username, IP: ipString(id.IP), UserAgent: id.UserAgent, Path: id.Path, LockedOut: locked}
-	if err := g.audit.LogFailure(ctx, e, g.cfg.AccessFailureLogPerUserLimit); err != nil {
+	actx, cancel := g.deadline(ctx)
+	defer cancel()
+	if err := g.audit.LogFailure(actx, e, g.cfg.AccessFailureLogPerUserLimit); err != nil {
 		g.log.ErrorContext(ctx, "axes: could not record a failure", "err", err)
 	}
 }

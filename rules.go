@@ -73,7 +73,9 @@ func (g *Guard) refreshRules(ctx context.Context, rs storage.RuleStore, now time
 	if snap := g.rules.cur.Load(); snap != nil && g.rules.refresh > 0 && now.Sub(snap.fetched) < g.rules.refresh && !now.Before(snap.fetched) {
 		return snap // another request refreshed it meanwhile
 	}
-	rules, err := rs.Rules(ctx, now)
+	rctx, cancel := g.deadline(ctx)
+	rules, err := rs.Rules(rctx, now)
+	cancel()
 	if err != nil {
 		g.log.ErrorContext(ctx, "axes: could not read allow/deny rules; keeping the previous ones", "err", err)
 		if snap := g.rules.cur.Load(); snap != nil {
