@@ -203,7 +203,7 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 			}
 			return t, nil
 		}
-		ans = g.undo(ctx, a, us, ans, locked)
+		ans = g.undo(ctx, a, us, ans)
 		if locked {
 			return nil, g.refuseLocked(ctx, id, a, ans, now)
 		}
@@ -297,39 +297,33 @@ func (g *Guard) refuseLocked(ctx context.Context, id Identity, a *attempt, ans [
 	return &LockoutError{Result: res}
 }
 
-// undo settles the buckets of a refused admission: the places it took are
-// given back, or, when a lock refused it and attempts made while locked
-// count (not FixedCoolOff), every bucket counts the failure, as the locked
-// bucket did. It returns the answers updated with those of the settling
-// steps. Should the store fail here, the places taken lapse into failures
-// after the lease, which errs on the safe side.
-func (g *Guard) undo(ctx context.Context, a *attempt, now int64, ans []storage.Answer, locked bool) []storage.Answer {
-	count := locked && !a.policy.FixedCoolOff
+// undo gives back the places that a refused admission took on its other
+// buckets, and returns the answers updated with those of the releases. A
+// refusal counts only in the bucket whose lock refused it (its Admit step
+// counted it, unless FixedCoolOff), as in django-axes: never in the other
+// buckets of the attempt, which it would otherwise create by the
+// thousand (a locked address trying fresh usernames) and lock for no
+// checked password. Should the store fail here, the places taken lapse
+// into failures after the lease, which errs on the safe side.
+func (g *Guard) undo(ctx context.Context, a *attempt, now int64, ans []storage.Answer) []storage.Answer {
 	var ops []storage.Op
 	var idx []int
 	for i, x := range ans {
-		op := storage.Op{Bucket: a.buckets[i], Step: storage.Step{Now: now, Policy: a.policy, User: a.users[i]}}
-		switch {
-		case x.Admitted && count:
-			op.Step.Kind, op.Step.Held, op.Step.Slot = storage.Fail, true, x.Slot
-		case x.Admitted:
-			op.Step.Kind, op.Step.Held, op.Step.Slot = storage.Release, true, x.Slot
-		case x.Full && count:
-			op.Step.Kind = storage.Fail
-		default:
-			continue
+		if x.Admitted {
+			ops = append(ops, storage.Op{Bucket: a.buckets[i], Step: storage.Step{
+				Kind: storage.Release, Now: now, Policy: a.policy, User: a.users[i], Held: true, Slot: x.Slot}})
+			idx = append(idx, i)
 		}
-		ops, idx = append(ops, op), append(idx, i)
 	}
 	if len(ops) == 0 {
 		return ans
 	}
 	more, err := g.bounded(ctx, ops)
-	for j, op := range ops {
-		g.waits.wake(op.Bucket.Key, err == nil && more[j].Locked)
+	for _, op := range ops {
+		g.waits.wake(op.Bucket.Key, false)
 	}
 	if err != nil {
-		g.log.ErrorContext(ctx, "axes: could not settle the buckets of a refused attempt; their places lapse after the lease", "err", err)
+		g.log.ErrorContext(ctx, "axes: could not give back the places of a refused attempt; they lapse after the lease", "err", err)
 		return ans
 	}
 	for j, i := range idx {

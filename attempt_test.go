@@ -3,6 +3,7 @@ package axes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -25,21 +26,44 @@ func bucketOf(t *testing.T, g *Guard, id Identity, params string) string {
 
 var twoGroups = []Group{{ParamUsername}, {ParamIPAddress}}
 
-// A lock on one bucket refuses the attempt; the place it took on the other
-// bucket becomes a failure there too (attempts while locked count on every
-// bucket), and is not left reserved.
-func TestLockedBucketCountsOnTheOthers(t *testing.T) {
+// A lock on one bucket refuses the attempt and counts there (extending the
+// lock); the place it took on its other bucket is given back, not counted:
+// a refusal never creates or grows a bucket that did not refuse it.
+func TestRefusalCountsOnlyInTheLockingBucket(t *testing.T) {
 	g, s, _ := newGuard(t, Config{LockoutParameters: twoGroups, FailureLimit: 2, CoolOff: time.Hour})
 	verdicts(t, g, "alice", ip1, false, 2) // alice's bucket locks (and ip1's)
 	if v := try(t, g, "alice", ip2, true); v != Locked {
 		t.Fatalf("alice from another address = %s, want locked", v)
 	}
-	st := s.get(bucketOf(t, g, Identity{IP: ip2, Username: "alice"}, "ip_address"))
-	if st.Failures != 1 || st.Reserved+st.Older != 0 {
-		t.Errorf("ip2's bucket: %d failures, %d in flight; want 1, 0", st.Failures, st.Reserved+st.Older)
+	if st := s.get(bucketOf(t, g, Identity{IP: ip2, Username: "alice"}, "ip_address")); !st.Empty() {
+		t.Errorf("ip2's bucket after the refusal = %+v, want nothing", st)
 	}
-	if got := st.Share("alice"); got != 1 {
-		t.Errorf("alice's share of ip2's bucket = %d, want 1", got)
+	if st := s.get(bucketOf(t, g, Identity{IP: ip1, Username: "alice"}, "username")); st.Failures != 3 {
+		t.Errorf("alice's bucket = %d failures, want 3 (the refusal extends its lock)", st.Failures)
+	}
+}
+
+// Issue 8, finding 2: from a locked address, refused attempts for other
+// usernames used to count in those usernames' buckets, so three requests
+// locked any account everywhere without a password check, and each fresh
+// username made a record. Now they create nothing.
+func TestRegressionRefusalsDoNotLockOtherAccounts(t *testing.T) {
+	g, s, _ := newGuard(t, Config{LockoutParameters: twoGroups, FailureLimit: 3, CoolOff: time.Hour})
+	verdicts(t, g, "mallory", ip1, false, 3) // ip1 is locked
+	before := len(s.states)
+	for range 5 {
+		if v := try(t, g, "victim", ip1, false); v != Locked {
+			t.Fatalf("from the locked address: %s, want locked", v)
+		}
+	}
+	for i := range 100 {
+		try(t, g, fmt.Sprintf("fresh-%d", i), ip1, false)
+	}
+	if v := try(t, g, "victim", ip2, true); v != Allowed {
+		t.Errorf("the victim from its own address = %s, want allowed (its account was never checked)", v)
+	}
+	if got := len(s.states); got != before {
+		t.Errorf("buckets after 105 refusals from a locked address: %d, want %d (no bucket created)", got, before)
 	}
 }
 

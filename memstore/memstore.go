@@ -216,15 +216,18 @@ func (s *Store) Do(ctx context.Context, ops []storage.Op) ([]storage.Answer, err
 
 // victim is an eviction candidate.
 type victim struct {
-	key  string
-	last int64 // last activity
-	end  int64 // end of the lock; 0: until reset
+	key      string
+	failures int
+	inFlight bool  // tickets in flight hold places here
+	last     int64 // last activity
+	end      int64 // end of the lock; 0: until reset
 }
 
 // evict frees at least need slots (if it can) and at least a batch of
-// maxBuckets/16: it drops expired buckets, then unlocked buckets (least
-// recently active first), then locked ones (the lock that ends soonest
-// first). It never evicts the buckets of ops.
+// maxBuckets/16: it drops expired buckets, then unlocked buckets (fewest
+// failures first, then least recently active; those with checks in flight
+// last), then locked ones (the lock that ends soonest first). It never
+// evicts the buckets of ops.
 func (s *Store) evict(need int, now int64, ops []storage.Op) {
 	want := max(need, s.maxBuckets/16, 1)
 	var open, locked []victim
@@ -232,7 +235,8 @@ func (s *Store) evict(need int, now int64, ops []storage.Op) {
 		if slices.ContainsFunc(ops, func(op storage.Op) bool { return op.Bucket.Key == k }) {
 			continue
 		}
-		v := victim{key: k, last: max(e.touched, e.state.LastFailure), end: e.lockEnd}
+		v := victim{key: k, failures: e.state.Failures, inFlight: e.state.Reserved+e.state.Older > 0,
+			last: max(e.touched, e.state.LastFailure), end: e.lockEnd}
 		switch {
 		case expired(&e.state, now):
 			delete(s.buckets, k)
@@ -246,6 +250,19 @@ func (s *Store) evict(need int, now int64, ops []storage.Op) {
 	byAge := func(a, b victim) int {
 		return cmp.Or(cmp.Compare(a.last, b.last), cmp.Compare(a.key, b.key))
 	}
+	// Unlocked buckets go fewest failures first, so that a flood of fresh
+	// identities with one failure each pushes out its own records before a
+	// partial count that is close to locking; a bucket whose places are
+	// held by checks in flight goes last of them.
+	byCount := func(a, b victim) int {
+		if a.inFlight != b.inFlight {
+			if a.inFlight {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(cmp.Compare(a.failures, b.failures), byAge(a, b))
+	}
 	byLockEnd := func(a, b victim) int {
 		switch {
 		case a.end == 0 && b.end != 0:
@@ -258,7 +275,7 @@ func (s *Store) evict(need int, now int64, ops []storage.Op) {
 	for _, class := range []struct {
 		vs  []victim
 		cmp func(a, b victim) int
-	}{{open, byAge}, {locked, byLockEnd}} {
+	}{{open, byCount}, {locked, byLockEnd}} {
 		if want <= 0 {
 			return
 		}

@@ -197,8 +197,9 @@ func (s *Store) snapshot(now int64) map[string]snap {
 
 // TestEvictionRandom runs random steps on a small store and checks, around
 // every call, the bound and the eviction order: a locked bucket is evicted
-// only with every unlocked one, and an unlocked one only with every older
-// unlocked one.
+// only with every unlocked one, and an unlocked one only with every
+// unlocked one that comes before it (no checks in flight before some,
+// fewer failures before more, older before newer).
 func TestEvictionRandom(t *testing.T) {
 	const capacity = 48
 	r := rand.New(rand.NewPCG(1, 2))
@@ -238,11 +239,41 @@ func TestEvictionRandom(t *testing.T) {
 				if e.locked && !o.locked {
 					t.Fatalf("call %d: locked %s was evicted while unlocked %s stayed", i, ev, st)
 				}
-				if !e.locked && !o.locked && o.active < e.active {
-					t.Fatalf("call %d: unlocked %s (last active %d) was evicted while the older %s (%d) stayed", i, ev, e.active, st, o.active)
+				if !e.locked && !o.locked && evictsFirst(o, e) {
+					t.Fatalf("call %d: unlocked %s (%+v) was evicted while %s (%+v), which goes first, stayed", i, ev, e, st, o)
 				}
 			}
 		}
+	}
+}
+
+// evictsFirst reports whether unlocked a goes before unlocked b.
+func evictsFirst(a, b snap) bool {
+	af, bf := a.state.Reserved+a.state.Older > 0, b.state.Reserved+b.state.Older > 0
+	if af != bf {
+		return !af
+	}
+	if a.state.Failures != b.state.Failures {
+		return a.state.Failures < b.state.Failures
+	}
+	return a.active < b.active
+}
+
+// TestEvictionPrefersSingleFailures (issue 8, finding 2): a flood of fresh
+// identities that fail once each pushes out its own records, not a
+// victim's partial count close to the limit, which would give the
+// attacker fresh guesses at the victim's password.
+func TestEvictionPrefersSingleFailures(t *testing.T) {
+	s := New(MaxBuckets(32))
+	p := onePolicy(3, time.Hour, time.Hour)
+	victim := lockout("victim")
+	mustDo(t, s, storage.Fail, t0, p, victim) // a Fail without a ticket counts a failure
+	mustDo(t, s, storage.Fail, t0, p, victim)
+	for i := range 1000 {
+		mustDo(t, s, storage.Fail, t0.Add(time.Duration(i+1)*time.Second), p, lockout(fmt.Sprintf("flood-%d", i)))
+	}
+	if got := mustDo(t, s, storage.Peek, t0.Add(time.Hour/2), p, victim)[0].Failures; got != 2 {
+		t.Errorf("the victim's count after a flood of 1000 single failures = %d, want 2", got)
 	}
 }
 
