@@ -94,6 +94,7 @@ const (
 	checkNoRuleStore
 	checkNoAuditLog
 	checkFailOpen
+	checkCountUntrusted
 	checkUnknownSilenced
 	checkCount
 )
@@ -121,6 +122,7 @@ var checkTable = [checkCount]CheckInfo{
 	checkNoRuleStore:        {"axes.W106", LevelWarning, "the store keeps no operators' allow/deny rules (a wrapping store must implement Unwrap)"},
 	checkNoAuditLog:         {"axes.W107", LevelWarning, "the audit log is on but nothing records it (a wrapping store must implement Unwrap)"},
 	checkFailOpen:           {"axes.W108", LevelWarning, "fail open is on: while the store is down, nothing limits password guessing"},
+	checkCountUntrusted:     {"axes.W109", LevelWarning, "a proxy hop count is set without trusted proxies, so a direct client can forge its IP"},
 	checkUnknownSilenced:    {"axes.I001", LevelInfo, "silenced_checks names a code that does not exist"},
 }
 
@@ -137,7 +139,7 @@ func knownCheck(code string) bool {
 // Check returns the findings about the configuration alone, without
 // SilencedChecks applied (use [Silence]). Problems that [Config.Validate]
 // rejects are reported as errors, so one call shows everything. The
-// checks of the HTTP settings (axes.W101, axes.W102) are made by
+// checks of the HTTP settings (axes.W101, axes.W102, axes.W109) are made by
 // httpaxes.Config.Check.
 func (c Config) Check() []Finding {
 	var fs []Finding

@@ -11,8 +11,10 @@ import (
 // Check returns the findings about c alone, without the guard's
 // SilencedChecks applied (use [axes.Silence]): values that [Config.Validate]
 // rejects (axes.W005), trusted proxies that include every address
-// (axes.W101), and a forwarding header that no proxy setting makes the
-// middleware read (axes.W102). The codes are those of [axes.Checks].
+// (axes.W101), a forwarding header that no proxy setting makes the
+// middleware read (axes.W102), and a ProxyCount without TrustedProxies,
+// which believes the header from any peer (axes.W109). The codes are those
+// of [axes.Checks].
 func (c Config) Check() []axes.Finding {
 	var fs []axes.Finding
 	if err := c.Validate(); err != nil {
@@ -33,6 +35,11 @@ func (c Config) Check() []axes.Finding {
 		fs = append(fs, finding.New("axes.W102",
 			fmt.Sprintf("ForwardedHeader is %s, but no trusted proxy is configured, so the header is ignored and the client is the TCP peer.", c.ForwardedHeader),
 			"Set AXES_IPWARE_PROXY_TRUSTED_IPS or AXES_IPWARE_PROXY_COUNT, or remove the header setting."))
+	}
+	if c.ProxyCount > 0 && len(c.TrustedProxies) == 0 {
+		fs = append(fs, finding.New("axes.W109",
+			fmt.Sprintf("ProxyCount is %d but TrustedProxies is empty: %s is believed from any peer, so a client that reaches the application without passing through the proxies can choose its address on every request and is never locked out.", c.ProxyCount, eff.ForwardedHeader),
+			"Set AXES_IPWARE_PROXY_TRUSTED_IPS to the address of the proxy that connects to the application; the header is then read only from it. Silence axes.W109 only if nothing but the proxies can reach the application."))
 	}
 	return fs
 }

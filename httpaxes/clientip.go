@@ -33,7 +33,15 @@ var ErrNoClientIP = errors.New("httpaxes: cannot determine the client IP address
 //   - ProxyCount n: the client is the n-th entry from the right. When the
 //     header has fewer than n entries, the client is the TCP peer (the
 //     request did not pass through all the proxies, so the header is not
-//     believed).
+//     believed). The header is read whoever the peer is, as django-axes
+//     reads it: a client that reaches the application directly chooses its
+//     own address (axes.W109 warns of this).
+//   - ProxyCount n and TrustedProxies: the header is read only when the
+//     peer is a trusted proxy, and then the client is the n-th entry from
+//     the right as with ProxyCount alone; from any other peer the client is
+//     the peer. Only the last proxy, the one that connects to the
+//     application, need be listed: the hops before it (a CDN's edges) are
+//     counted, not matched.
 //   - An entry that is not an IP address (garbage, "unknown", an obfuscated
 //     RFC 7239 identifier) stops the walk: the client is the last hop that
 //     was believed, that is the entry to its right, or the TCP peer.
@@ -75,6 +83,15 @@ func ClientIP(r *http.Request, cfg Config) (netip.Addr, error) {
 // [ErrNoClientIP].
 func (c *ClientIPResolver) ClientIP(r *http.Request) (netip.Addr, error) {
 	switch {
+	case c.count > 0:
+		if len(c.trusted) > 0 {
+			// Count hops only in a header a trusted proxy passed on.
+			peer, err := peerAddr(r)
+			if err != nil || !c.isTrusted(peer) {
+				return peer, err
+			}
+		}
+		return c.countHops(r)
 	case len(c.trusted) > 0:
 		peer, err := peerAddr(r)
 		if err != nil || !c.isTrusted(peer) {
@@ -90,34 +107,39 @@ func (c *ClientIPResolver) ClientIP(r *http.Request) (netip.Addr, error) {
 			return c.isTrusted(a) // an untrusted address is the client
 		})
 		return last, nil
-	case c.count > 0:
-		var (
-			last   netip.Addr
-			n      int
-			broken bool
-		)
-		c.eachEntry(r, func(e string) bool {
-			a, valid := c.parseEntry(e)
-			if !valid {
-				broken = true
-				return false
-			}
-			last = a
-			n++
-			return n < c.count
-		})
-		if n == c.count {
-			return last, nil
-		}
-		if broken && n > 0 {
-			// The entry after a believed hop is garbage: that hop is the
-			// last address we know.
-			return last, nil
-		}
-		return peerAddr(r)
 	default:
 		return peerAddr(r)
 	}
+}
+
+// countHops returns the c.count-th entry from the right of the header, or
+// the last hop believed when an entry before it is not an address, or the
+// peer when the header is shorter.
+func (c *ClientIPResolver) countHops(r *http.Request) (netip.Addr, error) {
+	var (
+		last   netip.Addr
+		n      int
+		broken bool
+	)
+	c.eachEntry(r, func(e string) bool {
+		a, valid := c.parseEntry(e)
+		if !valid {
+			broken = true
+			return false
+		}
+		last = a
+		n++
+		return n < c.count
+	})
+	if n == c.count {
+		return last, nil
+	}
+	if broken && n > 0 {
+		// The entry after a believed hop is garbage: that hop is the
+		// last address we know.
+		return last, nil
+	}
+	return peerAddr(r)
 }
 
 func (c *ClientIPResolver) isTrusted(a netip.Addr) bool {

@@ -31,6 +31,7 @@ func TestClientIP(t *testing.T) {
 	trusted := httpaxes.Config{TrustedProxies: prefixes(t, "10.0.0.0/8", "2001:db8:ffff::/48")}
 	two := httpaxes.Config{ProxyCount: 2}
 	one := httpaxes.Config{ProxyCount: 1}
+	countTrusted := httpaxes.Config{ProxyCount: 2, TrustedProxies: prefixes(t, "10.0.0.0/8")}
 	tests := []struct {
 		name   string
 		cfg    httpaxes.Config
@@ -70,6 +71,12 @@ func TestClientIP(t *testing.T) {
 		{"count 1, no header: peer", one, "203.0.113.7:1", nil, "203.0.113.7"},
 		{"count 2, garbage client: last hop", two, "203.0.113.7:1", []string{"junk, 10.0.0.2"}, "10.0.0.2"},
 		{"count 1, garbage: peer", one, "203.0.113.7:1", []string{"junk"}, "203.0.113.7"},
+
+		{"count+trusted: untrusted peer's header ignored", countTrusted, "203.0.113.7:1", []string{"1.1.1.1, 198.51.100.1"}, "203.0.113.7"},
+		{"count+trusted: hops counted from a trusted peer", countTrusted, "10.0.0.1:1", []string{"1.1.1.1, 198.51.100.1, 203.0.113.50"}, "198.51.100.1"},
+		{"count+trusted: trusted hops are counted, not skipped", countTrusted, "10.0.0.1:1", []string{"198.51.100.1, 10.0.0.2, 10.0.0.3"}, "10.0.0.2"},
+		{"count+trusted: too few entries: peer", countTrusted, "10.0.0.1:1", []string{"198.51.100.1"}, "10.0.0.1"},
+		{"count+trusted: garbage client: last hop", countTrusted, "10.0.0.1:1", []string{"junk, 203.0.113.50"}, "203.0.113.50"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,6 +150,7 @@ func FuzzClientIP(f *testing.F) {
 		{ProxyCount: 2},
 		{TrustedProxies: prefixes(f, "0.0.0.0/0", "::/0"), ForwardedHeader: "Forwarded"},
 		{ProxyCount: 1, ForwardedHeader: "Forwarded"},
+		{ProxyCount: 2, TrustedProxies: prefixes(f, "10.0.0.0/8", "2001:db8::/32")},
 	}
 	resolvers := make([]*httpaxes.ClientIPResolver, len(cfgs))
 	for i, c := range cfgs {
@@ -164,4 +172,17 @@ func FuzzClientIP(f *testing.F) {
 			t.Fatalf("ClientIP = %#v: want a valid canonical address", got)
 		}
 	})
+}
+
+// TestClientIPUnixSocketTrusted: with TrustedProxies, a peer that is not an
+// address (a Unix socket) is not trusted, so a hop count does not make the
+// header believed.
+func TestClientIPUnixSocketTrusted(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/login", nil)
+	r.RemoteAddr = "@"
+	r.Header.Set("X-Forwarded-For", "198.51.100.1")
+	got, err := httpaxes.ClientIP(r, httpaxes.Config{ProxyCount: 1, TrustedProxies: prefixes(t, "10.0.0.0/8")})
+	if !errors.Is(err, httpaxes.ErrNoClientIP) || got.IsValid() {
+		t.Errorf("unix socket with trusted proxies: got %s, %v; want ErrNoClientIP", got, err)
+	}
 }

@@ -38,11 +38,17 @@ type Config struct {
 
 	// TrustedProxies lists the proxies whose forwarding header is believed
 	// (AXES_IPWARE_PROXY_TRUSTED_IPS). Default none: the client IP is the
-	// TCP peer.
+	// TCP peer. Alone, the header is walked from the right past trusted
+	// addresses; with ProxyCount, it is read only from a trusted peer and
+	// its hops are counted. See [ClientIPResolver].
 	TrustedProxies []netip.Prefix
 	// ProxyCount is the number of proxies in front of the application
 	// (AXES_IPWARE_PROXY_COUNT): the client is that many hops from the right
-	// of the forwarding header. Default 0 (no header is read).
+	// of the forwarding header. Default 0 (no header is read). Alone, the
+	// header is believed from any peer, as in django-axes, which is safe
+	// only if clients cannot reach the application except through the
+	// proxies (axes.W109); set TrustedProxies too to count hops only in
+	// requests a trusted proxy forwarded.
 	ProxyCount int
 	// ForwardedHeader is the header read when TrustedProxies or ProxyCount is
 	// set (AXES_IPWARE_META_PRECEDENCE_ORDER). Default X-Forwarded-For.
@@ -109,9 +115,6 @@ func (c Config) Validate() error {
 	}
 	if c.ProxyCount < 0 {
 		bad("ProxyCount", "AXES_IPWARE_PROXY_COUNT", "must not be negative, got %d", c.ProxyCount)
-	}
-	if c.ProxyCount > 0 && len(c.TrustedProxies) > 0 {
-		bad("ProxyCount", "AXES_IPWARE_PROXY_COUNT", "set either ProxyCount or TrustedProxies, not both")
 	}
 	if c.ForwardedHeader != "" && !validHeaderName(c.ForwardedHeader) {
 		bad("ForwardedHeader", "AXES_IPWARE_META_PRECEDENCE_ORDER", "%q is not a header name", c.ForwardedHeader)

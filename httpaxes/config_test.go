@@ -127,8 +127,9 @@ func TestValidate(t *testing.T) {
 	if want := []string{"UsernameFormField", "ProxyCount", "ForwardedHeader", "HTTPResponseCode", "LockoutURL"}; !slices.Equal(fields, want) {
 		t.Errorf("Validate reported %v, want %v", fields, want)
 	}
+	// Both proxy settings together count hops behind a trusted peer.
 	both := httpaxes.Config{ProxyCount: 1, TrustedProxies: prefixes(t, "10.0.0.0/8")}
-	if err := both.Validate(); err == nil || !strings.Contains(err.Error(), "not both") {
+	if err := both.Validate(); err != nil {
 		t.Errorf("ProxyCount and TrustedProxies: %v", err)
 	}
 	// New refuses what Validate refuses.
@@ -204,7 +205,10 @@ func TestConfigCheck(t *testing.T) {
 		{"defaults", httpaxes.Config{}, nil},
 		{"trust all", httpaxes.Config{TrustedProxies: prefixes(t, "0.0.0.0/0")}, []string{"axes.W101"}},
 		{"header without proxy", httpaxes.Config{ForwardedHeader: "X-Real-IP"}, []string{"axes.W102"}},
-		{"header with proxy count", httpaxes.Config{ForwardedHeader: "X-Real-IP", ProxyCount: 1}, nil},
+		{"header with proxy count", httpaxes.Config{ForwardedHeader: "X-Real-IP", ProxyCount: 1}, []string{"axes.W109"}},
+		{"proxy count without trusted proxies", httpaxes.Config{ProxyCount: 2}, []string{"axes.W109"}},
+		{"proxy count behind trusted proxies", httpaxes.Config{ProxyCount: 2, TrustedProxies: prefixes(t, "10.0.0.0/8")}, nil},
+		{"trusted proxies alone", httpaxes.Config{TrustedProxies: prefixes(t, "10.0.0.0/8")}, nil},
 		{"invalid value", httpaxes.Config{HTTPResponseCode: 200}, []string{"axes.W005"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,6 +257,16 @@ func TestMiddlewareCheck(t *testing.T) {
 		if slices.Contains(got, wired) {
 			t.Errorf("Check() = %v: %s, although the middleware is wired", got, wired)
 		}
+	}
+	// The middleware reports axes.W109 for a hop count without trusted
+	// proxies, and the guard's SilencedChecks can silence it.
+	m = newMiddleware(t, newGuard(t, newMapStore(), axes.Config{}), httpaxes.WithConfig(httpaxes.Config{ProxyCount: 1}))
+	if got := codes(m.Check(context.Background())); !slices.Contains(got, "axes.W109") {
+		t.Errorf("Check() = %v with ProxyCount alone, want axes.W109", got)
+	}
+	m = newMiddleware(t, newGuard(t, newMapStore(), axes.Config{SilencedChecks: []string{"axes.W109"}}), httpaxes.WithConfig(httpaxes.Config{ProxyCount: 1}))
+	if got := codes(m.Check(context.Background())); slices.Contains(got, "axes.W109") {
+		t.Errorf("Check() = %v with axes.W109 silenced", got)
 	}
 	g = newGuard(t, newMapStore(), axes.Config{SilencedChecks: []string{"axes.W102"}})
 	m = newMiddleware(t, g, httpaxes.WithConfig(httpaxes.Config{ForwardedHeader: "X-Real-IP"}))

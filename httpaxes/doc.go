@@ -100,7 +100,7 @@
 // By default the client address is the TCP peer (RemoteAddr) and no header
 // is believed: behind a reverse proxy every client then shares the proxy's
 // address, and the proxy gets locked out. Tell the middleware about the
-// proxies in its [Config], in one of two ways:
+// proxies in its [Config], in one of three ways:
 //
 //   - TrustedProxies lists the proxies' addresses or prefixes
 //     (AXES_IPWARE_PROXY_TRUSTED_IPS). The forwarding header
@@ -109,10 +109,19 @@
 //     addresses: the first untrusted address is the client. This is the
 //     safe choice when the proxies' addresses are known.
 //   - ProxyCount is the number of proxies (AXES_IPWARE_PROXY_COUNT): the
-//     client is that many entries from the right of the header. It is
-//     right only if the application cannot be reached except through all
-//     the proxies: a client that reaches it directly can write the header
-//     itself.
+//     client is that many entries from the right of the header, whatever
+//     the peer, as in django-axes. It is right only if the application
+//     cannot be reached except through all the proxies: a client that
+//     reaches it directly can write the header itself, and a new address
+//     in each request is never locked out. [Config.Check] warns of it
+//     (axes.W109).
+//   - ProxyCount and TrustedProxies together: the header is read only when
+//     the TCP peer is a trusted proxy, and then the client is ProxyCount
+//     entries from the right; a request from any other peer is counted as
+//     the peer. List the proxy that connects to the application; the hops
+//     before it (a CDN's edges, whose addresses change) are counted, not
+//     matched. Use this when the chain's length is known but not all of
+//     its addresses.
 //
 // The left-most entry, written by the client, is never believed for itself.
 // Never set the header name to one the proxy does not overwrite or append

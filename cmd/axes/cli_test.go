@@ -174,6 +174,10 @@ func TestCheck(t *testing.T) {
 		{"check_invalid", f.env("AXES_FAILURE_LIMIT", "0", "AXES_LOCKOUT_PARAMETERS", "username", "AXES_COOLOFF_TIME", "2",
 			"AXES_ONLY_USER_FAILURES", "true", "AXES_IPWARE_META_PRECEDENCE_ORDER", "X-Real-IP"), []string{"--cooloff-time", "0"}, exitFail},
 		{"check_invalid_silenced", f.env("AXES_LOCKOUT_PARAMETERS", "username", "AXES_SILENCED_CHECKS", "axes.W006,axes.W104,axes.W999"), nil, exitOK},
+		// A hop count believes the header from any peer unless the
+		// trusted proxies are named too.
+		{"check_proxy_count", f.env("AXES_IPWARE_PROXY_COUNT", "1"), nil, exitOK},
+		{"check_proxy_count_trusted", f.env("AXES_IPWARE_PROXY_COUNT", "1", "AXES_IPWARE_PROXY_TRUSTED_IPS", "10.0.0.1"), nil, exitOK},
 		{"check_missing_file", map[string]string{"AXES_STORE": "sqlite:" + filepath.Join(f.dir, "none.db")}, nil, exitFail},
 		{"check_bad_scheme", map[string]string{"AXES_STORE": "oracle:scott:tiger@db"}, nil, exitFail},
 		{"check_list", nil, []string{"--list"}, exitOK},
