@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -149,8 +150,9 @@ func (t *Ticket) Identity() Identity { return t.id }
 
 // Admit decides whether id may attempt to log in, before its credentials are
 // checked. It returns a ticket to settle after the check, or a
-// *[LockoutError] (ErrLockedOut, ErrDenied) when the client is refused, or
-// another error when the store fails. Each bucket decides and reserves in
+// *[LockoutError] (ErrLockedOut, ErrDenied) when the client is refused,
+// [ErrInvalidUsername] for a username with NUL in it (unless the guard is
+// disabled), or another error when the store fails. Each bucket decides and reserves in
 // one atomic step, so no more than the failure limit of checks run for a
 // bucket at once; when one bucket refuses, the places taken on the others
 // are given back.
@@ -161,6 +163,9 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 	}
 	if g.cfg.Disabled {
 		return &Ticket{g: g, id: id, at: now, disabled: true}, nil
+	}
+	if strings.IndexByte(id.Username, 0) >= 0 {
+		return nil, ErrInvalidUsername
 	}
 	id = g.normalize(id)
 	t := &Ticket{g: g, id: id, at: now}

@@ -163,8 +163,12 @@ type Config struct {
 	AllowlistFunc func(Identity) bool
 
 	// NormalizeUsername maps a submitted username to the one that is keyed
-	// and stored. Default: trim white space and fold case. It runs before
-	// the username is cut to 255 bytes.
+	// and stored. Default [FoldUsername]: trim white space and fold case;
+	// [FoldUsernameStrict] also drops invisible characters and folds
+	// fullwidth ASCII. It must match how the user store compares names (a
+	// case-sensitive user table must not fold case). It runs after invalid
+	// UTF-8 is replaced with U+FFFD and before the username is cut to 255
+	// bytes.
 	NormalizeUsername func(string) string
 
 	// IPv6Prefix is the prefix length IPv6 clients are grouped by, since one

@@ -26,6 +26,14 @@ var (
 	ErrDenied    = errors.New("axes: client denied")
 	ErrSettled   = errors.New("axes: ticket already settled")
 	ErrNoIP      = errors.New("axes: the identity has no IP address, but a lockout parameter group needs one")
+	// ErrInvalidUsername is returned by [Guard.Admit] and
+	// [Guard.Authenticate] (before check runs; not when the guard is
+	// disabled) for a username that
+	// contains NUL: a user store written in C may cut the name there, so
+	// that "alice\x00x" would be checked as alice but counted apart.
+	// Invalid UTF-8 is not refused: it is replaced with U+FFFD before
+	// keying (httpaxes refuses both with 400 at the edge).
+	ErrInvalidUsername = errors.New("axes: the username contains a NUL character")
 )
 
 // Verdict is the outcome of one login attempt.

@@ -352,9 +352,10 @@ func (m *Middleware) Identity(r *http.Request, username string) (axes.Identity, 
 //
 // When ok is false a response has already been written and the handler
 // must return: the lockout response (res.Verdict Locked or Denied, check
-// did not run or this failure reached the limit), or the error handler's
-// response (the store failed, the client address is unknown, or check
-// returned an error). When ok is true the handler writes the response:
+// did not run or this failure reached the limit), 400 for a username that
+// contains NUL or is not valid UTF-8 (check did not run, nothing was
+// counted), or the error handler's response (the store failed, the client
+// address is unknown, or check returned an error). When ok is true the handler writes the response:
 // res.Verdict is Allowed (log the user in) or Invalid (answer 401).
 //
 //	res, ok := mw.Authenticate(w, r, req.Username, func(ctx context.Context) (bool, error) {
@@ -375,6 +376,10 @@ func (m *Middleware) Identity(r *http.Request, username string) (axes.Identity, 
 func (m *Middleware) Authenticate(w http.ResponseWriter, r *http.Request, username string, check func(context.Context) (bool, error)) (res axes.Result, ok bool) {
 	if stateFrom(r) != nil {
 		m.onError(w, r, errDoubleGuard)
+		return axes.Result{}, false
+	}
+	if err := checkUsername("username", username); err != nil {
+		m.writeRequestError(w, r, err.(*requestError))
 		return axes.Result{}, false
 	}
 	id, err := m.identity(r, username)
@@ -461,6 +466,8 @@ func (m *Middleware) identity(r *http.Request, username string) (axes.Identity, 
 //     back for the handler.
 //   - Every value of the field, in the body and in the URL query, must be
 //     the same.
+//   - The username must not contain NUL, and must be valid UTF-8 (this
+//     holds for a username from [WithUsernameFunc] too).
 //
 // A request that breaks these rules is answered 400 (JSON when the client
 // asks for JSON, see [WantsJSON]) without counting anything, and next is

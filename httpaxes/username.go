@@ -54,12 +54,17 @@ type login struct {
 //     (matched case-insensitively, as encoding/json matches a struct
 //     field) appears at most once and is a string;
 //   - every value of the username field, in the body and in the URL query,
-//     must be the same.
+//     must be the same, and none may contain NUL or be invalid UTF-8 (in a
+//     JSON string, raw invalid bytes count; a \ud800 escape is decoded to
+//     U+FFFD by encoding/json for the handler too, and is kept).
 //
 // A request that breaks a rule gets a *requestError (400 or 413).
 func (m *Middleware) readUsername(w http.ResponseWriter, r *http.Request) (login, error) {
 	if m.usernameFunc != nil {
 		u, err := m.usernameFunc(r)
+		if err == nil {
+			err = checkUsername(m.cfg.UsernameFormField, u)
+		}
 		return login{username: u}, err
 	}
 	field := m.cfg.UsernameFormField
@@ -114,6 +119,11 @@ func (m *Middleware) readUsername(w http.ResponseWriter, r *http.Request) (login
 		}
 	}
 	values = append(values, r.URL.Query()[field]...)
+	for _, v := range values {
+		if err := checkUsername(field, v); err != nil {
+			return l, err
+		}
+	}
 	for _, v := range values[min(1, len(values)):] {
 		if v != values[0] {
 			return l, badRequest("the %s field is given more than once, with different values", field)
@@ -123,6 +133,20 @@ func (m *Middleware) readUsername(w http.ResponseWriter, r *http.Request) (login
 		l.username = values[0]
 	}
 	return l, nil
+}
+
+// checkUsername refuses (400) a username that contains NUL or is not valid
+// UTF-8. No user store holds such a name, but one written in C may cut it
+// at the NUL, and the guard would key the raw bytes (or U+FFFD): a client
+// would get a fresh bucket per variant of one account's name.
+func checkUsername(field, u string) error {
+	if strings.IndexByte(u, 0) >= 0 {
+		return badRequest("the %s field contains a NUL character", field)
+	}
+	if !utf8.ValidString(u) {
+		return badRequest("the %s field is not valid UTF-8", field)
+	}
+	return nil
 }
 
 // mediaType returns the media type of a Content-Type, also when its
@@ -231,10 +255,15 @@ func (s jsonSniffer) username(body []byte) (name string, ok bool, err error) {
 		if ok {
 			return "", false, badRequest("the %s field appears more than once in the JSON body", s.field)
 		}
-		tok, err = dec.Token()
-		v, isString := tok.(string)
-		if err != nil || !isString {
+		// The raw value, not the decoded token: encoding/json replaces
+		// invalid UTF-8 with U+FFFD, which would hide it from checkUsername.
+		var raw json.RawMessage
+		var v string
+		if err := dec.Decode(&raw); err != nil || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &v) != nil {
 			return "", false, badRequest("the %s field of the JSON body must be a string", s.field)
+		}
+		if !utf8.Valid(raw) {
+			return "", false, badRequest("the %s field is not valid UTF-8", s.field)
 		}
 		name, ok = v, true
 	}

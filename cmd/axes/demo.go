@@ -82,7 +82,50 @@ func newDemo(g *axes.Guard, web httpaxes.Config, users map[string][]byte, logger
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
-	return d, securityHeaders(mux), nil
+	return d, securityHeaders(limitBodies(mux)), nil
+}
+
+// demoMaxBody is the largest request body the demo reads, on every route:
+// the middleware's limit for logins, and the same for the logout, which is
+// not behind the middleware.
+const demoMaxBody = httpaxes.DefaultMaxBodyBytes
+
+// limitBodies caps every request body at demoMaxBody, so that no handler
+// (nor net/http's form parser, which spools multipart files to disk) reads
+// more than that, whatever it does with the body.
+func limitBodies(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, demoMaxBody)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Timeouts of the demo server. Without ReadTimeout a client that sends
+// half a body holds its connection (and a goroutine) forever, and without
+// IdleTimeout so does an idle keep-alive connection. WriteTimeout covers
+// the handler too: the wait for a place under the limit (MaxWait, 3 s by
+// default), the store and a bcrypt check.
+const (
+	demoReadHeaderTimeout = 5 * time.Second
+	demoReadTimeout       = 10 * time.Second
+	demoWriteTimeout      = 30 * time.Second
+	demoIdleTimeout       = 60 * time.Second
+)
+
+// newDemoServer returns the demo's server over h, with every timeout set;
+// requests get ctx as their base context.
+func newDemoServer(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: demoReadHeaderTimeout,
+		ReadTimeout:       demoReadTimeout,
+		WriteTimeout:      demoWriteTimeout,
+		IdleTimeout:       demoIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
 }
 
 func securityHeaders(h http.Handler) http.Handler {
@@ -112,18 +155,33 @@ func loginPassword(r *http.Request) string {
 }
 
 // logoutUsername reads the username from a form or a JSON body, for the
-// logout, which is not behind the middleware.
-func (d *demo) logoutUsername(r *http.Request) string {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct == "application/json" {
-		var body map[string]any
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err == nil {
-			u, _ := body[d.field].(string)
-			return u
-		}
-		return ""
+// logout, which is not behind the middleware. The body is capped at
+// demoMaxBody (by limitBodies, and here again for a handler used without
+// it); a longer one is an *http.MaxBytesError.
+func (d *demo) logoutUsername(w http.ResponseWriter, r *http.Request) (string, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, demoMaxBody)
 	}
-	return r.PostFormValue(d.field)
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json":
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			return "", err
+		}
+		u, _ := body[d.field].(string)
+		return u, nil
+	case "multipart/form-data":
+		// The memory limit is never reached: the body is capped first.
+		if err := r.ParseMultipartForm(demoMaxBody); err != nil {
+			return "", err
+		}
+	default:
+		if err := r.ParseForm(); err != nil {
+			return "", err
+		}
+	}
+	return r.PostFormValue(d.field), nil
 }
 
 // check verifies a password in constant time whether or not the user exists.
@@ -170,7 +228,12 @@ func (d *demo) login(w http.ResponseWriter, r *http.Request) {
 
 func (d *demo) logout(w http.ResponseWriter, r *http.Request) {
 	c, err := r.Cookie(sessionCookie)
-	username := d.logoutUsername(r)
+	username, uerr := d.logoutUsername(w, r)
+	if mbe := (*http.MaxBytesError)(nil); errors.As(uerr, &mbe) {
+		// net/http closes the connection after this answer, unread.
+		reply(w, r, http.StatusRequestEntityTooLarge, "The request body is too large.")
+		return
+	}
 	if err == nil && username != "" {
 		id, ierr := d.mw.Identity(r, username)
 		if ierr == nil {
@@ -293,7 +356,7 @@ func serveDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 			return fmt.Errorf("axes demo: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv := newDemoServer(ctx, h)
 	eff := o.cfg.Effective()
 	fmt.Fprintf(stdout, "axes demo listening on http://%s (failure limit %d, lockout parameters %v)\n", ln.Addr(), eff.FailureLimit, eff.LockoutParameters)
 	errc := make(chan error, 1)
