@@ -141,6 +141,9 @@ type Ticket struct {
 	a        *attempt // nil when nothing was reserved (disabled, allowlisted)
 	slots    []int64
 	open     bool // admitted without places: the store failed, and FailOpen
+	// exact: the username was given in its normal form, so a success may
+	// reset the failures counted under it (see Config.ResetOnSuccess).
+	exact bool
 	settled  atomic.Bool
 	disabled bool
 }
@@ -167,8 +170,9 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 	if strings.IndexByte(id.Username, 0) >= 0 {
 		return nil, ErrInvalidUsername
 	}
+	raw := id.Username
 	id = g.normalize(id)
-	t := &Ticket{g: g, id: id, at: now}
+	t := &Ticket{g: g, id: id, at: now, exact: raw == id.Username}
 	v, _ := g.screen(ctx, id, now)
 	if v == Denied {
 		res := Result{Verdict: Denied, Identity: id, Limit: g.policy(id).Limit}
@@ -410,7 +414,7 @@ func (t *Ticket) SucceedSession(ctx context.Context, sessionID string) (Result, 
 	if t.a != nil {
 		ans, err := t.settle(ctx, func(i int) storage.Kind {
 			switch {
-			case !g.cfg.ResetOnSuccess:
+			case !g.cfg.ResetOnSuccess || !t.exact:
 				return storage.Release
 			case t.a.buckets[i].Username != "":
 				return storage.Clear

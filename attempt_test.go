@@ -128,3 +128,34 @@ func TestSuccessTakesOnlyTheUsersShare(t *testing.T) {
 		t.Errorf("alice's bucket after her success = %+v, want cleared", st)
 	}
 }
+
+// Issue 8, finding 1: with ResetOnSuccess, a success of a variant spelling
+// of a username (an account of the attacker's own in a case-sensitive user
+// store, or "alıce" with a dotless i) reset alice's failures, so the
+// attacker guessed alice's password without end. A variant's success now
+// resets nothing; alice's own success still does.
+func TestRegressionVariantSuccessDoesNotResetAnotherAccount(t *testing.T) {
+	for _, groups := range [][]Group{{{ParamUsername}}, {{ParamIPAddress}}} {
+		g, _, _ := newGuard(t, Config{LockoutParameters: groups, ResetOnSuccess: true})
+		checks := 0
+		for range 5 {
+			for range 2 {
+				if v := try(t, g, "alice", ip1, false); v == Invalid {
+					checks++
+				}
+			}
+			for _, variant := range []string{"ALICE", "al\u0131ce", " alice"} {
+				try(t, g, variant, ip1, true)
+			}
+		}
+		if checks > 2 {
+			t.Errorf("groups %v: alice's password was checked %d times against a limit of 3 (variants reset her count)", groups, checks)
+		}
+	}
+	g, _, _ := newGuard(t, Config{LockoutParameters: []Group{{ParamUsername}}, ResetOnSuccess: true})
+	verdicts(t, g, "alice", ip1, false, 2)
+	try(t, g, "alice", ip1, true)
+	if res, _ := g.Status(context.Background(), Identity{IP: ip1, Username: "alice"}); res.Failures != 0 {
+		t.Errorf("alice's own success left %d failures, want 0", res.Failures)
+	}
+}

@@ -115,6 +115,11 @@ type Config struct {
 	// ResetOnSuccess makes a successful login clear the failures of the
 	// user's own buckets (AXES_RESET_ON_SUCCESS). Buckets without the
 	// username (IP only) lose only the failures this username caused there.
+	// Only a username given in its normal form resets: a success of
+	// "ALICE" or "alıce", which normalise to "alice" but which the
+	// application's user store may take for other accounts, gives its
+	// places back and resets nothing, so that no account can clear
+	// another's failures.
 	ResetOnSuccess bool
 	// FixedCoolOff refuses attempts made while locked without counting them,
 	// so a lock ends a fixed cool-off after the failure that caused it
