@@ -135,15 +135,15 @@ func (g *Guard) resultOf(v Verdict, id Identity, p *storage.Policy, s summary) R
 // admitted ([WithReservationLease]), so a crash or panic during the check
 // errs on the safe side.
 type Ticket struct {
-	g        *Guard
-	id       Identity
-	at       time.Time
-	a        *attempt // nil when nothing was reserved (disabled, allowlisted)
-	slots    []int64
-	open     bool // admitted without places: the store failed, and FailOpen
+	g     *Guard
+	id    Identity
+	at    time.Time
+	a     *attempt // nil when nothing was reserved (disabled, allowlisted)
+	slots []int64
+	open  bool // admitted without places: the store failed, and FailOpen
 	// exact: the username was given in its normal form, so a success may
 	// reset the failures counted under it (see Config.ResetOnSuccess).
-	exact bool
+	exact    bool
 	settled  atomic.Bool
 	disabled bool
 }
