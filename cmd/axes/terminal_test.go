@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -407,4 +409,43 @@ func dollarQuote(s string, b *strings.Builder) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("unterminated $'")
+}
+
+// TestShellWordInShells hands hint words to the shells on this machine:
+// bash reads each back as the very value; every shell, one that knows no
+// $'...' included, reads each as exactly one argument, running nothing
+// else.
+func TestShellWordInShells(t *testing.T) {
+	values := append(slices.Clone(hostile), "", "plain", "a b", `back\slash`, "\xff\xfe bytes", "quote'\x1b'",
+		"\U000e0041tag", "nbsp\u00a0x", "$(touch pwned)`id`")
+	for _, sh := range []string{"bash", "dash", "sh", "busybox"} {
+		path, err := exec.LookPath(sh)
+		if err != nil {
+			continue
+		}
+		args := []string{"-c"}
+		if sh == "busybox" {
+			args = []string{"sh", "-c"}
+		}
+		for _, v := range values {
+			w := shellWord(v)
+			cmd := exec.Command(path, append(args, "set -- "+w+"; printf '%s|' \"$#\"; printf '%s' \"$1\"")...)
+			cmd.Dir = t.TempDir() // where a command that ran would leave its file
+			out, err := cmd.Output()
+			if err != nil {
+				t.Errorf("%s: %q as %s: %v", sh, v, w, err)
+				continue
+			}
+			n, got, _ := strings.Cut(string(out), "|")
+			if n != "1" {
+				t.Errorf("%s: %q as %s is %s words", sh, v, w, n)
+			}
+			if left, _ := os.ReadDir(cmd.Dir); len(left) > 0 {
+				t.Errorf("%s: %s ran a command", sh, w)
+			}
+			if sh == "bash" && got != v {
+				t.Errorf("bash reads %s as %q, want %q", w, got, v)
+			}
+		}
+	}
 }
