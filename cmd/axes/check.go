@@ -67,7 +67,7 @@ Exit status: 1 when any finding is an error (or, with --strict, a warning),
 		defer st.Close()
 		for _, f := range axes.CheckStore(ctx, st) {
 			if f.Hint == "Run axes migrate." {
-				f.Hint = "Run axes migrate --store " + maskDSN(cf.store) + "."
+				f.Hint = "Run axes migrate --store " + shellWord(maskDSN(cf.store)) + "."
 			}
 			all = append(all, f)
 		}
@@ -97,6 +97,9 @@ Exit status: 1 when any finding is an error (or, with --strict, a warning),
 // block per finding, then the count.
 func printFindings(w io.Writer, fs []axes.Finding, silenced int) {
 	for _, f := range fs {
+		// Messages quote values from the file, the environment and the
+		// store's errors.
+		f.Message, f.Hint = inertMessage(f.Message), inertMessage(f.Hint)
 		fmt.Fprintf(w, "%s\n\n", f)
 	}
 	switch len(fs) {

@@ -53,7 +53,9 @@ func (c *command) withSettings() settingFlags {
 // the help to stdout and returns errHelp; mistakes print a message to
 // stderr and return errUsage.
 func (c *command) parse(args []string, min, max int, stdout, stderr io.Writer) ([]string, error) {
-	c.fs.SetOutput(stderr)
+	// The flag package would print its complaint with the flag's name as
+	// it was given; print it here, inert.
+	c.fs.SetOutput(io.Discard)
 	var pos []string
 	for {
 		err := c.fs.Parse(args)
@@ -62,7 +64,7 @@ func (c *command) parse(args []string, min, max int, stdout, stderr io.Writer) (
 			return nil, errHelp
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "Run \"axes %s --help\" for usage.\n", c.name)
+			fmt.Fprintf(stderr, "%s\nRun \"axes %s --help\" for usage.\n", inertLines(err.Error()), c.name)
 			return nil, errUsage
 		}
 		rest := c.fs.Args()
@@ -103,7 +105,7 @@ func (c *command) requireNonBlank(stderr io.Writer, names ...string) error {
 
 // usageError prints a complaint about the arguments and returns errUsage.
 func (c *command) usageError(stderr io.Writer, format string, args ...any) error {
-	fmt.Fprintf(stderr, "axes %s: %s\nRun \"axes %s --help\" for usage.\n", c.name, fmt.Sprintf(format, args...), c.name)
+	fmt.Fprintf(stderr, "axes %s: %s\nRun \"axes %s --help\" for usage.\n", c.name, inertLines(fmt.Sprintf(format, args...)), c.name)
 	return errUsage
 }
 
@@ -179,11 +181,11 @@ func openExisting(ctx context.Context, dsn string) (storage.Store, error) {
 		fi, err := os.Stat(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return nil, fmt.Errorf("axes: store %s: the database file %s does not exist; create it with: axes migrate --store %s", dsn, path, dsn)
+			return nil, fmt.Errorf("axes: store %s: the database file %s does not exist; create it with: axes migrate --store %s", inert(dsn), inert(path), shellWord(dsn))
 		case err != nil:
-			return nil, fmt.Errorf("axes: store %s: cannot open the database file: %w", dsn, err)
+			return nil, fmt.Errorf("axes: store %s: cannot open the database file: %w", inert(dsn), err)
 		case fi.IsDir():
-			return nil, fmt.Errorf("axes: store %s: %s is a directory, not a database file", dsn, path)
+			return nil, fmt.Errorf("axes: store %s: %s is a directory, not a database file", inert(dsn), inert(path))
 		}
 	}
 	return openStore(ctx, dsn, false)
@@ -212,7 +214,7 @@ func schemaCurrent(ctx context.Context, s storage.Store, dsn string) error {
 	}
 	cur, latest, err := m.SchemaVersion(ctx)
 	if err != nil {
-		return fmt.Errorf("axes: store %s: cannot read the schema version (is it an axes database?): %w", maskDSN(dsn), err)
+		return fmt.Errorf("axes: store %s: cannot read the schema version (is it an axes database?): %w", dsnText(dsn), err)
 	}
 	if cur < latest {
 		return schemaError(dsn, cur, latest)
@@ -222,9 +224,9 @@ func schemaCurrent(ctx context.Context, s storage.Store, dsn string) error {
 
 func schemaError(dsn string, cur, latest int) error {
 	if cur == 0 {
-		return fmt.Errorf("axes: store %s: the database has no axes schema; create it with: axes migrate --store %s", maskDSN(dsn), maskDSN(dsn))
+		return fmt.Errorf("axes: store %s: the database has no axes schema; create it with: axes migrate --store %s", dsnText(dsn), shellWord(maskDSN(dsn)))
 	}
-	return fmt.Errorf("axes: store %s: the schema is at version %d, this build needs %d; update it with: axes migrate --store %s", maskDSN(dsn), cur, latest, maskDSN(dsn))
+	return fmt.Errorf("axes: store %s: the schema is at version %d, this build needs %d; update it with: axes migrate --store %s", dsnText(dsn), cur, latest, shellWord(maskDSN(dsn)))
 }
 
 // storeError turns an error from a store operation into one that names the
@@ -234,7 +236,7 @@ func storeError(err error, dsn string) error {
 	if errors.As(err, &se) {
 		return schemaError(dsn, se.Current, se.Latest)
 	}
-	return fmt.Errorf("axes: store %s: %w", maskDSN(dsn), err)
+	return fmt.Errorf("axes: store %s: %w", dsnText(dsn), err)
 }
 
 // secretParamRE matches a key=value setting whose key names a secret (any
@@ -304,6 +306,9 @@ func maskParams(s string) string {
 	return secretParamRE.ReplaceAllString(s, "${1}${2}****")
 }
 
+// dsnText is a DSN as messages show it: masked, and inert.
+func dsnText(dsn string) string { return inert(maskDSN(dsn)) }
+
 // knownScheme reports whether openStore knows scheme.
 func knownScheme(scheme string) bool {
 	switch scheme {
@@ -315,7 +320,7 @@ func knownScheme(scheme string) bool {
 
 // unsupported names what the store cannot do.
 func unsupported(dsn, what string) error {
-	return fmt.Errorf("axes: the store %s cannot %s: %w", maskDSN(dsn), what, errors.ErrUnsupported)
+	return fmt.Errorf("axes: the store %s cannot %s: %w", dsnText(dsn), what, errors.ErrUnsupported)
 }
 
 // guardFor loads the configuration, opens the store and builds a guard on

@@ -99,7 +99,7 @@ func loadSettings(fs *flag.FlagSet, c commonFlags, sf settingFlags, lookup env) 
 			}
 			if err := httpaxes.ParseJSON(data, &s.cfg.core, &s.cfg.http); err != nil {
 				for _, e := range flatten(err) {
-					s.problems = append(s.problems, fmt.Errorf("config file %s: %w", s.file, e))
+					s.problems = append(s.problems, fmt.Errorf("config file %s: %w", inert(s.file), e))
 				}
 			}
 		}
@@ -237,7 +237,7 @@ The output of --json has the form [{"key", "value", "source"}].`)
 		if v == "" {
 			v = `""`
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Key, e.Source, clean(v))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Key, e.Source, inert(v))
 	}
 	return tw.Flush()
 }
@@ -249,9 +249,16 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// writeJSON prints v as indented JSON.
+// writeJSON prints v as indented JSON. The JSON is exact, and as inert
+// on a terminal as text output: encoding/json escapes the C0 controls and
+// U+2028/U+2029, and jsonInert the other characters inert escapes (DEL,
+// C1 controls, bidi and zero-width characters), as \uXXXX; a decoder
+// gets back the very bytes that were stored.
 func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(jsonInert(data), '\n'))
+	return err
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -175,16 +174,17 @@ func ipText(ip netip.Addr) string {
 }
 
 // unlockHints says what unlocks a locked bucket: the reset that removes
-// it, or waiting for the end of the lock.
+// it, or waiting for the end of the lock. The stored values are written as
+// shell words (shellWord): the hint is one command, and inert.
 func unlockHints(b storage.Bucket, until time.Time) []string {
 	var cmd string
 	switch {
 	case b.IP != "" && b.Username != "":
-		cmd = "axes reset --ip " + b.IP + " --username " + shellQuote(b.Username)
+		cmd = "axes reset --ip " + shellWord(b.IP) + " --username " + shellWord(b.Username)
 	case b.IP != "":
-		cmd = "axes reset --ip " + b.IP
+		cmd = "axes reset --ip " + shellWord(b.IP)
 	case b.Username != "":
-		cmd = "axes reset --username " + shellQuote(b.Username)
+		cmd = "axes reset --username " + shellWord(b.Username)
 	default: // counted by user agent alone: no filter selects it
 		cmd = "axes reset"
 	}
@@ -214,9 +214,9 @@ func lockHints(bs []bucketJSON, ip, ipValue, username string) []string {
 	var hints []string
 	switch {
 	case ip != "" && all(func(b bucketJSON) bool { return b.IP == ipValue }):
-		hints = append(hints, "axes reset --ip "+ipValue)
+		hints = append(hints, "axes reset --ip "+shellWord(ipValue))
 	case username != "" && all(func(b bucketJSON) bool { return b.Username == username }):
-		hints = append(hints, "axes reset --username "+shellQuote(username))
+		hints = append(hints, "axes reset --username "+shellWord(username))
 	default:
 		var cmds []string
 		for _, b := range locked {
@@ -268,24 +268,15 @@ func (c *cli) denyHints(ctx context.Context, s storage.Store, eff axes.Config, i
 	return hints
 }
 
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`)
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if shellSafe.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// printExplanation writes an explanation for people.
+// printExplanation writes an explanation for people. Every stored value
+// is made inert; the unlock hints are already (see unlockHints).
 func printExplanation(w io.Writer, ex explainJSON, p storage.Policy) {
 	var who []string
 	if ex.IP != "" {
-		who = append(who, "ip "+ex.IP)
+		who = append(who, "ip "+inert(ex.IP))
 	}
 	if ex.Username != "" {
-		who = append(who, "username "+clean(ex.Username))
+		who = append(who, "username "+inert(ex.Username))
 	}
 	if ex.UserAgent != "" {
 		who = append(who, fmt.Sprintf("user agent %q", ex.UserAgent))
@@ -293,7 +284,7 @@ func printExplanation(w io.Writer, ex explainJSON, p storage.Policy) {
 	fmt.Fprintf(w, "Client:   %s\n", strings.Join(who, ", "))
 	fmt.Fprintf(w, "Time:     %s\n", rfc3339(ex.Now))
 	fmt.Fprintf(w, "Verdict:  %s\n", ex.Verdict)
-	fmt.Fprintf(w, "Reason:   %s\n", clean(ex.Reason))
+	fmt.Fprintf(w, "Reason:   %s\n", inertMessage(ex.Reason))
 	fmt.Fprintf(w, "Policy:   %s\n", policyText(p))
 	printBuckets := func(title string, bs []bucketJSON) {
 		if len(bs) == 0 {
@@ -303,15 +294,15 @@ func printExplanation(w io.Writer, ex explainJSON, p storage.Policy) {
 		for _, b := range bs {
 			var vals []string
 			if b.IP != "" {
-				vals = append(vals, "ip "+b.IP)
+				vals = append(vals, "ip "+inert(b.IP))
 			}
 			if b.Username != "" {
-				vals = append(vals, "username "+clean(b.Username))
+				vals = append(vals, "username "+inert(b.Username))
 			}
 			if b.UserAgent != "" {
 				vals = append(vals, fmt.Sprintf("user agent %q", b.UserAgent))
 			}
-			fmt.Fprintf(w, "  %s (%s)\n", b.Bucket, strings.Join(vals, ", "))
+			fmt.Fprintf(w, "  %s (%s)\n", inert(b.Bucket), strings.Join(vals, ", "))
 			fmt.Fprintf(w, "    failures:      %d of %d\n", b.Failures, b.Limit)
 			if b.Failures == 0 {
 				continue

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/goaxes/axes"
 )
@@ -97,22 +95,10 @@ records are left out. --ip and --username narrow the list (both: AND).`)
 	fmt.Fprintln(tw, "BUCKET\tIP\tUSERNAME\tUSER AGENT\tFAILURES\tLAST FAILURE\tLOCKED UNTIL")
 	for _, r := range recs {
 		b := &r.Bucket
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Params, orDash(b.IP), orDash(clean(b.Username)),
-			orDash(shorten(clean(b.UserAgent), 40)), strconv.Itoa(r.Failures), rfc3339(r.LastFailure), lockedUntil(r))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inert(b.Params), orDash(inert(b.IP)), orDash(inert(b.Username)),
+			orDash(inert(shorten(b.UserAgent, 40))), strconv.Itoa(r.Failures), rfc3339(r.LastFailure), lockedUntil(r))
 	}
 	return tw.Flush()
-}
-
-// clean replaces control characters (tabs, new lines, terminal escapes)
-// in values that clients chose, so that they cannot break the table or
-// the operator's terminal.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
 }
 
 // shorten cuts s to n runes, marking the cut with "...".

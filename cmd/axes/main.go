@@ -142,7 +142,8 @@ func runWith(ctx context.Context, args []string, lookup env, stdout, stderr io.W
 	case errors.Is(err, errReported):
 		return exitFail
 	default:
-		fmt.Fprintln(stderr, err)
+		// Errors quote paths, DSNs and values as they were given.
+		fmt.Fprintln(stderr, inertLines(err.Error()))
 		return exitFail
 	}
 }

@@ -252,7 +252,7 @@ func (c *cli) ruleList(ctx context.Context, args []string, action storage.Action
 		if !r.Expires.IsZero() {
 			exp = rfc3339(r.Expires)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", ruleText(r.Prefix), orDash(clean(r.Reason)), rfc3339(r.Created), exp)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", ruleText(r.Prefix), orDash(inert(r.Reason)), rfc3339(r.Created), exp)
 	}
 	return tw.Flush()
 }

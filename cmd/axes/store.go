@@ -117,8 +117,9 @@ func registerSettings(fs *flag.FlagSet) settingFlags {
 
 // parseFlags parses args and turns -h and bad flags into errUsage.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
+		fmt.Fprintln(stderr, inertLines(err.Error()))
 		return errUsage
 	}
 	if fs.NArg() > 0 {
@@ -144,7 +145,7 @@ func runMigrate(ctx context.Context, args []string, lookup env, stdout, stderr i
 	defer s.Close()
 	m, ok := storage.Find[storage.Migrator](s)
 	if !ok {
-		fmt.Fprintf(stdout, "The store %s has no schema; nothing to migrate.\n", c.store)
+		fmt.Fprintf(stdout, "The store %s has no schema; nothing to migrate.\n", inert(maskDSN(c.store)))
 		return nil
 	}
 	applied, err := m.Migrate(ctx)
