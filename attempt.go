@@ -219,9 +219,20 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 		// Checks in flight hold every place left on a bucket: wait for one
 		// of them to settle, then ask again.
 		full := fullBucket(a.buckets, ans)
-		waited, err := g.waitForPlace(ctx, a, full, &deadline, &tries)
+		waited, seen, err := g.waitForPlace(ctx, a, full, &deadline, &tries)
 		if err != nil {
 			return nil, fmt.Errorf("axes: admit: %w", err)
+		}
+		if waited && seen.Locked {
+			// The checks it waited for locked the bucket: refuse, and count
+			// nothing, as for any attempt that never held a place. (A burst
+			// of guesses ends here: one read each, not a write each.)
+			res := g.resultOf(Locked, id, &a.policy, summary{locked: true, until: seen.Until, bucket: full, failures: seen.Failures})
+			if g.quiet.ok("locked "+full.Key, now) {
+				g.logLockout(ctx, res, "refused after waiting: the bucket locked meanwhile")
+			}
+			g.fire(ctx, g.hooks.LockedOut, res, now)
+			return nil, &LockoutError{Result: res}
 		}
 		if waited {
 			continue
@@ -245,43 +256,43 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 // may not wait (MaxWait off, MaxWaiters reached) or the wait is over. The
 // looks are peeks, which write nothing, so many waiters cost a shared
 // store reads, not write locks.
-func (g *Guard) waitForPlace(ctx context.Context, a *attempt, b storage.Bucket, deadline *time.Time, tries *int) (bool, error) {
+func (g *Guard) waitForPlace(ctx context.Context, a *attempt, b storage.Bucket, deadline *time.Time, tries *int) (bool, storage.Answer, error) {
 	if g.cfg.MaxWait <= 0 {
-		return false, nil
+		return false, storage.Answer{}, nil
 	}
 	if deadline.IsZero() {
 		*deadline = time.Now().Add(g.cfg.MaxWait)
 	}
 	wake, ok := g.waits.join(b.Key, g.cfg.MaxWaiters)
 	if !ok {
-		return false, nil
+		return false, storage.Answer{}, nil
 	}
 	defer g.waits.leave(b.Key, wake)
 	for ; ; *tries++ {
 		d := min(pollInterval(*tries), time.Until(*deadline))
 		if d <= 0 {
-			return false, nil
+			return false, storage.Answer{}, nil
 		}
 		if err := sleep(ctx, d, wake); err != nil {
-			return false, err
+			return false, storage.Answer{}, err
 		}
-		if g.hasRoom(ctx, a, b) {
-			return true, nil
+		if x, ok := g.hasRoom(ctx, a, b); ok {
+			return true, x, nil
 		}
 	}
 }
 
-// hasRoom peeks at bucket b: is a place free there, or is it locked (so
-// that the admission decides)? A store error says yes: the admission
-// reports it.
-func (g *Guard) hasRoom(ctx context.Context, a *attempt, b storage.Bucket) bool {
+// hasRoom peeks at bucket b: is a place free there, or is it locked? It
+// returns the peek's answer. A store error says yes, with a zero answer:
+// the admission reports the error.
+func (g *Guard) hasRoom(ctx context.Context, a *attempt, b storage.Bucket) (storage.Answer, bool) {
 	op := storage.Op{Bucket: b, Step: storage.Step{Kind: storage.Peek, Now: storage.Micros(g.now()), Policy: a.policy}}
 	ans, err := g.bounded(ctx, []storage.Op{op})
 	if err != nil {
-		return true
+		return storage.Answer{}, true
 	}
 	x := ans[0]
-	return x.Locked || a.policy.RecordOnly || x.InFlight == 0 || x.Failures+x.InFlight < a.policy.Limit
+	return x, x.Locked || a.policy.RecordOnly || x.InFlight == 0 || x.Failures+x.InFlight < a.policy.Limit
 }
 
 // fullBucket returns the first bucket that refused for want of a place.

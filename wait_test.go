@@ -72,7 +72,8 @@ func TestWaitAdmitsWhenAPlaceFrees(t *testing.T) {
 }
 
 // A waiter is decided on the settled state: when the checks in flight
-// fail and lock the bucket, it is refused as locked (and counted).
+// fail and lock the bucket, it is refused as locked, and, having never held
+// a place, counts nothing.
 func TestWaitRefusedWhenTheBucketLocks(t *testing.T) {
 	g, s, _ := newGuard(t, Config{MaxWait: time.Minute})
 	verdicts(t, g, "", ip1, false, 2)
@@ -88,8 +89,8 @@ func TestWaitRefusedWhenTheBucketLocks(t *testing.T) {
 	if !errors.As(r.err, &le) || le.Result.Verdict != Locked || !le.Result.Permanent() {
 		t.Fatalf("the waiter after the lock: %v; want a refusal by the lock", r.err)
 	}
-	if st := s.get(key); st.Failures != 4 {
-		t.Errorf("failures = %d, want 4 (the waiter counted while locked)", st.Failures)
+	if st := s.get(key); st.Failures != 3 {
+		t.Errorf("failures = %d, want 3 (a waiter held no place: its refusal counts nothing)", st.Failures)
 	}
 }
 

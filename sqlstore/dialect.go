@@ -155,6 +155,10 @@ func (sqliteDialect) Retryable(err error) bool {
 // BeginTx take the write lock at once. The store does not depend on the last
 // one (it issues BEGIN IMMEDIATE itself), but it avoids lock upgrade
 // failures in the application's code on the same file.
+//
+// Keep the pool small (db.SetMaxOpenConns(8), as the axes command does): a
+// burst of logins otherwise opens a connection each, every one opening the
+// file and running these pragmas, which starves the single writer.
 func SQLiteDSN(path string) string {
 	return "file:" + escapePath(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 }

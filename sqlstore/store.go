@@ -343,7 +343,13 @@ func (s *Store) Do(ctx context.Context, ops []storage.Op) ([]storage.Answer, err
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
 
-	if !writes {
+	if !writes || onlyAdmits(ops) {
+		// A batch of peeks only reads. So does a batch of admissions that
+		// all leave their buckets as they are (refusals while checks in
+		// flight hold every place, or while locked with FixedCoolOff): the
+		// answers then hold at the moment of the read, with no write lock
+		// taken, so a burst of refused attempts does not queue up on the
+		// database's one writer ahead of the settlements that matter.
 		var stored map[string]storage.State
 		err := s.retry(ctx, func() error {
 			var err error
@@ -353,10 +359,18 @@ func (s *Store) Do(ctx context.Context, ops []storage.Op) ([]storage.Answer, err
 		if err != nil {
 			return nil, fmt.Errorf("sqlstore: do: %w", err)
 		}
+		cur := maps.Clone(stored)
 		for i := range ops {
-			_, answers[i] = storage.Apply(&ops[i].Step, stored[ops[i].Bucket.Key])
+			k := ops[i].Bucket.Key
+			var st storage.State
+			st, answers[i] = storage.Apply(&ops[i].Step, cur[k])
+			if ops[i].Step.Kind != storage.Peek {
+				cur[k] = st
+			}
 		}
-		return answers, nil
+		if !writes || unchanged(keys, stored, cur) {
+			return answers, nil
+		}
 	}
 
 	err := s.write(ctx, func(ctx context.Context, c *sql.Conn) error {
@@ -417,6 +431,29 @@ func (s *Store) Do(ctx context.Context, ops []storage.Op) ([]storage.Answer, err
 		return nil, fmt.Errorf("sqlstore: do: %w", err)
 	}
 	return answers, nil
+}
+
+// onlyAdmits reports whether every op of a batch is an admission.
+func onlyAdmits(ops []storage.Op) bool {
+	for i := range ops {
+		if ops[i].Step.Kind != storage.Admit {
+			return false
+		}
+	}
+	return true
+}
+
+// unchanged reports whether the states in cur are those stored (a missing
+// state and an empty one are the same).
+func unchanged(keys []string, stored, cur map[string]storage.State) bool {
+	for _, k := range keys {
+		old, st := stored[k], cur[k]
+		if (old.Empty() && st.Empty()) || sameState(&old, &st) {
+			continue
+		}
+		return false
+	}
+	return true
 }
 
 // readStates reads the stored states of keys (distinct), expired or not;

@@ -20,6 +20,9 @@ import (
 // --store is given.
 const defaultStore = "sqlite:axes.db"
 
+// sqliteConns is how many connections the command keeps to a SQLite file.
+const sqliteConns = 8
+
 // openStore opens the store a DSN names. migrate applies the schema first
 // (the demo does, so that it needs no set-up).
 func openStore(ctx context.Context, dsn string, migrate bool) (storage.Store, error) {
@@ -39,6 +42,12 @@ func openStore(ctx context.Context, dsn string, migrate bool) (storage.Store, er
 		if err != nil {
 			return nil, fmt.Errorf("axes: store %q: %w", maskDSN(dsn), err)
 		}
+		// A burst of logins must not open a connection each: every new
+		// one opens the file and runs the DSN's pragmas, and hundreds at
+		// once starve the writer. SQLite has one writer, and a few readers
+		// serve every read the store makes.
+		db.SetMaxOpenConns(sqliteConns)
+		db.SetMaxIdleConns(sqliteConns)
 		var opts []sqlstore.Option
 		if migrate {
 			opts = append(opts, sqlstore.AutoMigrate())
