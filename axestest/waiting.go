@@ -24,10 +24,12 @@ var waitingTests = []subtest{
 }
 
 // waitingGuard returns a guard over the store that waits up to 10s for a
-// place, on the real clock.
+// place, on the real clock. Its store deadline is generous: these subtests
+// are about waiting, and run hundreds of attempts at once, under -race on
+// small machines too; the deadline has a subtest of its own (Outage).
 func waitingGuard(t *testing.T, e *env, cfg axes.Config) *axes.Guard {
 	t.Helper()
-	cfg.MaxWait, cfg.MaxWaiters = 10*time.Second, 500
+	cfg.MaxWait, cfg.MaxWaiters, cfg.StoreTimeout = 10*time.Second, 500, 30*time.Second
 	g, err := axes.New(e.s, cfg)
 	if err != nil {
 		t.Fatalf("axes.New: %v", err)

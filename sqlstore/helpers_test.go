@@ -15,13 +15,14 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// openDB opens the SQLite file at path with the recommended DSN.
+// openDB opens the SQLite file at path with the recommended DSN and pool.
 func openDB(t testing.TB, path string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", SQLiteDSN(path))
 	if err != nil {
 		t.Fatal(err)
 	}
+	db.SetMaxOpenConns(8)
 	t.Cleanup(func() { db.Close() })
 	return db
 }
