@@ -155,10 +155,11 @@ func (t *Ticket) Identity() Identity { return t.id }
 // checked. It returns a ticket to settle after the check, or a
 // *[LockoutError] (ErrLockedOut, ErrDenied) when the client is refused,
 // [ErrInvalidUsername] for a username with NUL in it (unless the guard is
-// disabled), or another error when the store fails. Each bucket decides and reserves in
-// one atomic step, so no more than the failure limit of checks run for a
-// bucket at once; when one bucket refuses, the places taken on the others
-// are given back.
+// disabled), or another error when the store fails. Each bucket decides
+// and reserves in one atomic step, so no more than the failure limit of
+// checks run for a bucket at once; when one bucket refuses, the places
+// taken on the others are given back. When checks in flight hold every
+// place of a bucket, Admit waits for one (Config.MaxWait).
 func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 	now := g.now()
 	if !g.wired[wire.Check].Load() {
@@ -227,6 +228,7 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 			// The checks it waited for locked the bucket: refuse, and count
 			// nothing, as for any attempt that never held a place. (A burst
 			// of guesses ends here: one read each, not a write each.)
+			now = g.now()
 			res := g.resultOf(Locked, id, &a.policy, summary{locked: true, until: seen.Until, bucket: full, failures: seen.Failures})
 			if g.quiet.ok("locked "+full.Key, now) {
 				g.logLockout(ctx, res, "refused after waiting: the bucket locked meanwhile")
