@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -53,30 +54,14 @@ func (s *Store) List(ctx context.Context, f storage.Filter) ([]storage.Entry, er
 		return nil, err
 	}
 	q, args := s.listSQL(f)
-	var out []storage.Entry
-	err := s.read(ctx, func(ctx context.Context, db querier) error {
-		out = out[:0]
-		rows, err := db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e storage.Entry
-			var r row
-			b := &e.Bucket
-			dest := append([]any{&b.Key, &b.Params, &b.IP, &b.Username, &b.UserAgent}, r.dest()...)
-			if err := rows.Scan(dest...); err != nil {
-				return err
-			}
-			e.State = r.state()
-			if f.ShareOf != "" && e.State.Share(f.ShareOf) == 0 {
-				continue
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
-	})
+	out, err := queryAll(ctx, s, q, args, func(rows *sql.Rows) (storage.Entry, error) {
+		var e storage.Entry
+		var r row
+		b := &e.Bucket
+		err := rows.Scan(append([]any{&b.Key, &b.Params, &b.IP, &b.Username, &b.UserAgent}, r.dest()...)...)
+		e.State = r.state()
+		return e, err
+	}, func(e *storage.Entry) bool { return f.ShareOf == "" || e.State.Share(f.ShareOf) > 0 })
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list: %w", err)
 	}

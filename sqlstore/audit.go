@@ -95,25 +95,13 @@ func (s *Store) AccessLog(ctx context.Context, username string, limit int) ([]st
 		return nil, err
 	}
 	q, args := s.logQuery("attempt_time, username, ip, user_agent, path, session_hash, logout_time", s.accessLog, username, limit)
-	var out []storage.AccessEntry
-	err := s.read(ctx, func(ctx context.Context, db querier) error {
-		out = out[:0]
-		rows, err := db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e storage.AccessEntry
-			var t, logout int64
-			if err := rows.Scan(&t, &e.Username, &e.IP, &e.UserAgent, &e.Path, &e.SessionHash, &logout); err != nil {
-				return err
-			}
-			e.Time, e.LogoutTime = decTime(t), decTime(logout)
-			out = append(out, e)
-		}
-		return rows.Err()
-	})
+	out, err := queryAll(ctx, s, q, args, func(rows *sql.Rows) (storage.AccessEntry, error) {
+		var e storage.AccessEntry
+		var t, logout int64
+		err := rows.Scan(&t, &e.Username, &e.IP, &e.UserAgent, &e.Path, &e.SessionHash, &logout)
+		e.Time, e.LogoutTime = decTime(t), decTime(logout)
+		return e, err
+	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: access log: %w", err)
 	}
@@ -127,25 +115,13 @@ func (s *Store) FailureLog(ctx context.Context, username string, limit int) ([]s
 		return nil, err
 	}
 	q, args := s.logQuery("attempt_time, username, ip, user_agent, path, locked_out", s.failureLog, username, limit)
-	var out []storage.FailureEntry
-	err := s.read(ctx, func(ctx context.Context, db querier) error {
-		out = out[:0]
-		rows, err := db.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e storage.FailureEntry
-			var t, locked int64
-			if err := rows.Scan(&t, &e.Username, &e.IP, &e.UserAgent, &e.Path, &locked); err != nil {
-				return err
-			}
-			e.Time, e.LockedOut = decTime(t), locked != 0
-			out = append(out, e)
-		}
-		return rows.Err()
-	})
+	out, err := queryAll(ctx, s, q, args, func(rows *sql.Rows) (storage.FailureEntry, error) {
+		var e storage.FailureEntry
+		var t, locked int64
+		err := rows.Scan(&t, &e.Username, &e.IP, &e.UserAgent, &e.Path, &locked)
+		e.Time, e.LockedOut = decTime(t), locked != 0
+		return e, err
+	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: failure log: %w", err)
 	}

@@ -456,6 +456,32 @@ func unchanged(keys []string, stored, cur map[string]storage.State) bool {
 	return true
 }
 
+// queryAll runs a query under the store's read retries and scans each row
+// into a value with scan; keep drops the values it says no to (nil keeps
+// all).
+func queryAll[T any](ctx context.Context, s *Store, q string, args []any, scan func(*sql.Rows) (T, error), keep func(*T) bool) ([]T, error) {
+	var out []T
+	err := s.read(ctx, func(ctx context.Context, db querier) error {
+		out = out[:0]
+		rows, err := db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			if keep == nil || keep(&v) {
+				out = append(out, v)
+			}
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
 // readStates reads the stored states of keys (distinct), expired or not;
 // a key without a row is missing from the map.
 func (s *Store) readStates(ctx context.Context, q querier, keys []string, suffix string) (map[string]storage.State, error) {
