@@ -340,7 +340,9 @@ func (g *Guard) undo(ctx context.Context, a *attempt, now int64, ans []storage.A
 	if len(ops) == 0 {
 		return ans
 	}
-	more, err := g.bounded(ctx, ops)
+	// Not cut short by the client: a request that goes away between the
+	// admission and here must not leave its places to lapse into failures.
+	more, err := g.bounded(context.WithoutCancel(ctx), ops)
 	for _, op := range ops {
 		g.waits.wake(op.Bucket.Key, false)
 	}
@@ -364,7 +366,10 @@ func (t *Ticket) settle(ctx context.Context, kind func(i int) storage.Kind) ([]s
 	for i := range ops {
 		ops[i].Step.Kind = kind(i)
 	}
-	ans, err := g.bounded(ctx, ops)
+	// A settlement is not cut short by the client either: a user who
+	// closes the tab after a right password must get the place back, not
+	// a failure when it lapses.
+	ans, err := g.bounded(context.WithoutCancel(ctx), ops)
 	for i, b := range t.a.buckets {
 		// A lock refuses every waiter; a place freed admits one.
 		g.waits.wake(b.Key, err == nil && ans[i].Locked)

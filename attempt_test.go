@@ -159,3 +159,21 @@ func TestRegressionVariantSuccessDoesNotResetAnotherAccount(t *testing.T) {
 		t.Errorf("alice's own success left %d failures, want 0", res.Failures)
 	}
 }
+
+// A client that goes away after its admission does not leave its place
+// to lapse into a failure: the settlement runs to the end anyway.
+func TestSettlementOutlivesTheRequest(t *testing.T) {
+	g, s, _ := newGuard(t, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	tk, err := g.Admit(ctx, Identity{IP: ip1, Username: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the user closed the tab while the password was checked
+	if _, err := tk.Succeed(ctx); err != nil {
+		t.Fatalf("Succeed after the request ended: %v", err)
+	}
+	if st := s.get(bucketOf(t, g, Identity{IP: ip1}, "ip_address")); !st.Empty() {
+		t.Errorf("the bucket after a settled success = %+v, want nothing held", st)
+	}
+}

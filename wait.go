@@ -38,15 +38,27 @@ func (w *waitroom) join(key string, max int) (chan struct{}, bool) {
 	return ch, true
 }
 
-// leave removes the waiter ch from the room of key.
+// leave removes the waiter ch from the room of key. A wake-up it got and
+// did not use goes to the next waiter, so that no freed place is missed.
 func (w *waitroom) leave(key string, ch chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	r := slices.DeleteFunc(w.rooms[key], func(c chan struct{}) bool { return c == ch })
 	if len(r) == 0 {
 		delete(w.rooms, key)
-	} else {
-		w.rooms[key] = r
+		return
+	}
+	w.rooms[key] = r
+	select {
+	case <-ch:
+		for _, c := range r {
+			select {
+			case c <- struct{}{}:
+				return
+			default:
+			}
+		}
+	default:
 	}
 }
 
