@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -197,7 +198,7 @@ func (g *Guard) Admit(ctx context.Context, id Identity) (*Ticket, error) {
 			now = g.now()
 		}
 		us := storage.Micros(now)
-		ans, err := g.bounded(ctx, a.ops(storage.Admit, us, nil))
+		ans, err := g.admitAll(ctx, a, us)
 		if err != nil {
 			return g.admitFailed(ctx, t, a, err)
 		}
@@ -297,6 +298,62 @@ func (g *Guard) hasRoom(ctx context.Context, a *attempt, b storage.Bucket) (stor
 	return x, x.Locked || a.policy.RecordOnly || x.InFlight == 0 || x.Failures+x.InFlight < a.policy.Limit
 }
 
+// admitAll asks every bucket of the attempt for a place and returns their
+// answers. Buckets this guard saw locked lately are asked first, alone:
+// when one of them still refuses, the others are not asked at all (their
+// answers stay zero), so a locked client's attempts never take, even for
+// a moment, a place in another bucket.
+func (g *Guard) admitAll(ctx context.Context, a *attempt, now int64) ([]storage.Answer, error) {
+	ops := a.ops(storage.Admit, now, nil)
+	first := g.locks.locked(a.buckets, now)
+	if len(first) == 0 || len(first) == len(ops) {
+		ans, err := g.bounded(ctx, ops)
+		if err == nil {
+			g.locks.note(a.buckets, ans)
+		}
+		return ans, err
+	}
+	ans := make([]storage.Answer, len(ops))
+	pick := func(idx []int) []storage.Op {
+		sub := make([]storage.Op, len(idx))
+		for j, i := range idx {
+			sub[j] = ops[i]
+		}
+		return sub
+	}
+	got, err := g.bounded(ctx, pick(first))
+	if err != nil {
+		return nil, err
+	}
+	stillLocked := false
+	for j, i := range first {
+		ans[i] = got[j]
+		stillLocked = stillLocked || (!got[j].Admitted && got[j].Locked)
+	}
+	if stillLocked {
+		g.locks.note(a.buckets, ans)
+		return ans, nil
+	}
+	g.locks.forget(a.buckets, first)
+	var rest []int
+	for i := range ops {
+		if !slices.Contains(first, i) {
+			rest = append(rest, i)
+		}
+	}
+	more, err := g.bounded(ctx, pick(rest))
+	if err != nil {
+		// The places taken on the first buckets lapse after the lease,
+		// as for any store error mid-attempt.
+		return nil, err
+	}
+	for j, i := range rest {
+		ans[i] = more[j]
+	}
+	g.locks.note(a.buckets, ans)
+	return ans, nil
+}
+
 // fullBucket returns the first bucket that refused for want of a place.
 func fullBucket(buckets []storage.Bucket, ans []storage.Answer) storage.Bucket {
 	for i, x := range ans {
@@ -370,6 +427,9 @@ func (t *Ticket) settle(ctx context.Context, kind func(i int) storage.Kind) ([]s
 	// closes the tab after a right password must get the place back, not
 	// a failure when it lapses.
 	ans, err := g.bounded(context.WithoutCancel(ctx), ops)
+	if err == nil {
+		g.locks.note(t.a.buckets, ans)
+	}
 	for i, b := range t.a.buckets {
 		// A lock refuses every waiter; a place freed admits one.
 		g.waits.wake(b.Key, err == nil && ans[i].Locked)

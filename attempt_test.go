@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/goaxes/axes/storage"
 )
 
 // bucketOf returns the key of id's bucket for the group named params.
@@ -175,5 +178,54 @@ func TestSettlementOutlivesTheRequest(t *testing.T) {
 	}
 	if st := s.get(bucketOf(t, g, Identity{IP: ip1}, "ip_address")); !st.Empty() {
 		t.Errorf("the bucket after a settled success = %+v, want nothing held", st)
+	}
+}
+
+// keyLog records the keys of every step a store is asked for.
+type keyLog struct {
+	*mapStore
+	mu   sync.Mutex
+	keys []string
+}
+
+func (k *keyLog) Do(ctx context.Context, ops []storage.Op) ([]storage.Answer, error) {
+	k.mu.Lock()
+	for _, op := range ops {
+		k.keys = append(k.keys, op.Bucket.Key)
+	}
+	k.mu.Unlock()
+	return k.mapStore.Do(ctx, ops)
+}
+
+// A locked client's attempts ask only the bucket that locks it: they never
+// take a place, even for a moment, in the bucket of the username they try
+// (which could make its owner wait), and cost one step each.
+func TestLockedClientTouchesOnlyTheLockingBucket(t *testing.T) {
+	s := &keyLog{mapStore: newMapStore()}
+	c := newClock()
+	g, err := New(s, Config{LockoutParameters: twoGroups, FailureLimit: 3, CoolOff: time.Hour}, WithClock(c.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdicts(t, g, "mallory", ip1, false, 3) // ip1 locks
+	ipKey := bucketOf(t, g, Identity{IP: ip1}, "ip_address")
+	s.keys = nil
+	for range 5 {
+		if v := try(t, g, "victim", ip1, true); v != Locked {
+			t.Fatalf("from the locked address: %s, want locked", v)
+		}
+	}
+	for _, k := range s.keys {
+		if k != ipKey {
+			t.Fatalf("a refused attempt stepped on %q; want only the locking bucket %q", k, ipKey)
+		}
+	}
+	if len(s.keys) != 5 {
+		t.Errorf("5 refusals took %d steps, want 5", len(s.keys))
+	}
+	// Once the lock ends the address is asked with the rest again.
+	c.Add(2 * time.Hour)
+	if v := try(t, g, "victim", ip1, true); v != Allowed {
+		t.Errorf("after the lock ended: %s, want allowed", v)
 	}
 }

@@ -232,6 +232,7 @@ type Guard struct {
 	waits waitroom                // attempts waiting for a place, by bucket
 	check checkTimer              // how long credential checks take
 	quiet quietLog                // what was logged lately, per bucket or store
+	locks lockMemo                // buckets that answered locked lately
 }
 
 // New returns a guard over store with policy cfg. It validates cfg and
@@ -566,6 +567,11 @@ func (g *Guard) Reset(ctx context.Context, f Filter) (int, error) {
 		return 0, nil
 	}
 	ans, err := g.do(ctx, ops)
+	g.locks.mu.Lock()
+	for _, op := range ops {
+		delete(g.locks.until, op.Bucket.Key) // this process asks again
+	}
+	g.locks.mu.Unlock()
 	if err != nil {
 		return 0, fmt.Errorf("axes: reset: %w", err)
 	}

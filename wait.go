@@ -2,11 +2,14 @@ package axes
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/goaxes/axes/storage"
 )
 
 // waitroom holds the attempts of this process that wait for a place in a
@@ -148,4 +151,63 @@ func (q *quietLog) ok(key string, now time.Time) bool {
 	}
 	q.last[key] = now
 	return true
+}
+
+// lockMemo remembers, in this process, the buckets that answered locked
+// and until when, so that the next attempt asks those buckets first and,
+// when one is still locked, never touches the attempt's other buckets: a
+// locked client's flood neither holds a place in a victim's username
+// bucket for a moment nor costs more than one step per request. It is a
+// hint only (a reset elsewhere is found by asking), and bounded: past
+// memoSize buckets it starts afresh.
+type lockMemo struct {
+	mu    sync.Mutex
+	until map[string]int64 // lock end, µs; math.MaxInt64: until reset
+}
+
+const memoSize = 10_000
+
+// note records the locked answers of buckets.
+func (m *lockMemo) note(buckets []storage.Bucket, ans []storage.Answer) {
+	for i, a := range ans {
+		if !a.Locked {
+			continue
+		}
+		end := a.Until
+		if end == 0 {
+			end = math.MaxInt64
+		}
+		m.mu.Lock()
+		if m.until == nil || len(m.until) >= memoSize {
+			m.until = make(map[string]int64)
+		}
+		m.until[buckets[i].Key] = end
+		m.mu.Unlock()
+	}
+}
+
+// locked returns the indexes of the buckets remembered as locked at now.
+func (m *lockMemo) locked(buckets []storage.Bucket, now int64) []int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var idx []int
+	for i, b := range buckets {
+		if end, ok := m.until[b.Key]; ok {
+			if now < end {
+				idx = append(idx, i)
+			} else {
+				delete(m.until, b.Key)
+			}
+		}
+	}
+	return idx
+}
+
+// forget drops what is remembered of buckets.
+func (m *lockMemo) forget(buckets []storage.Bucket, idx []int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, i := range idx {
+		delete(m.until, buckets[i].Key)
+	}
 }

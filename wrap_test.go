@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/goaxes/axes/memstore"
 	"github.com/goaxes/axes/storage"
@@ -93,6 +94,34 @@ func TestWrapperWithoutUnwrapIsReported(t *testing.T) {
 		}
 		if got := codes(g.Check(ctx)); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: Check() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A lock this guard remembers but another process has reset: the bucket
+// is asked first, admits, and the attempt goes on to its other buckets;
+// every place is given back when it settles.
+func TestRememberedLockResetElsewhere(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	c := newClock()
+	cfg := Config{LockoutParameters: twoGroups, FailureLimit: 3, CoolOff: time.Hour}
+	a, _ := New(s, cfg, WithClock(c.Now))
+	b, _ := New(s, cfg, WithClock(c.Now))
+	verdicts(t, a, "mallory", ip1, false, 3) // a remembers ip1 as locked
+	if n, err := b.Reset(ctx, Filter{IP: ip1.String()}); err != nil || n != 1 {
+		t.Fatalf("reset on the other guard = %d, %v", n, err)
+	}
+	if v := try(t, a, "victim", ip1, true); v != Allowed {
+		t.Fatalf("after a reset elsewhere: %s, want allowed", v)
+	}
+	bs, err := a.List(ctx, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range bs {
+		if st.InFlight != 0 {
+			t.Errorf("bucket %s holds %d places after the attempt settled", st.Bucket.Key, st.InFlight)
 		}
 	}
 }
