@@ -49,18 +49,7 @@ var waitSetups = []waitSetup{
 		// two processes of one application. Neither is woken by the
 		// other's settlements; it finds them by polling.
 		path := filepath.Join(t.TempDir(), "shared.db")
-		shared := storeKind{"sqlite_shared", func(t *testing.T) storage.Store {
-			s, err := openStore(context.Background(), "sqlite:"+path, true)
-			if err != nil {
-				t.Fatalf("open shared sqlite store: %v", err)
-			}
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("close shared sqlite store: %v", err)
-				}
-			})
-			return s
-		}}
+		shared := storeKind{"sqlite_shared", func(t *testing.T) storage.Store { return openSQLite(t, path) }}
 		return []*harness{newHarness(t, shared, cfg), newHarness(t, shared, cfg)}
 	}},
 }

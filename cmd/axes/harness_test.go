@@ -77,19 +77,24 @@ var storeKinds = []storeKind{
 		return s
 	}},
 	{"sqlite", func(t *testing.T) storage.Store {
-		// The CLI's own store opener: a SQLite file, migrated.
-		path := filepath.Join(t.TempDir(), "axes.db")
-		s, err := openStore(context.Background(), "sqlite:"+path, true)
-		if err != nil {
-			t.Fatalf("open sqlite store: %v", err)
-		}
-		t.Cleanup(func() {
-			if err := s.Close(); err != nil {
-				t.Errorf("close sqlite store: %v", err)
-			}
-		})
-		return s
+		return openSQLite(t, filepath.Join(t.TempDir(), "axes.db"))
 	}},
+}
+
+// openSQLite opens the SQLite file at path with the CLI's own store opener,
+// migrated, and closes it when the test ends.
+func openSQLite(t *testing.T, path string) storage.Store {
+	t.Helper()
+	s, err := openStore(context.Background(), "sqlite:"+path, true)
+	if err != nil {
+		t.Fatalf("open sqlite store: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close sqlite store: %v", err)
+		}
+	})
+	return s
 }
 
 // outcome is the expected answer to an attempt: a status, or LOCKED, which
